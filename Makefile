@@ -1,0 +1,80 @@
+# Entry points. The README's quick start is `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv
+
+# The pinned upstream manifests: a local mirror beside the checkout when there is one.
+SHARED_MIRROR := $(abspath $(CURDIR)/../shared/upstream)
+K8SNET_UPSTREAM_MIRROR ?= $(if $(wildcard $(SHARED_MIRROR)/MANIFEST.tsv),$(SHARED_MIRROR),)
+export K8SNET_UPSTREAM_MIRROR
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help deps apt venv lint unit integration molecule test bench demo lab-up lab-down docs
+
+help:
+	@echo "make demo   build the lab, run site.yml on it, show the result"
+	@echo "make test   install what is missing, then lint, unit, lab and molecule tests"
+	@echo "make bench  benchmarks (print figures)"
+	@echo "make lab-up / lab-down   the 3-node lab alone"
+
+deps: apt venv
+
+# Debian packages the lab and the probes need (CI starts from a machine without them).
+apt:
+	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump; do \
+	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages (missing:$$missing)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); fi
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+docs: venv
+	$(BIN)/python tools/gen_docs.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint
+	$(BIN)/python tools/gen_docs.py --check
+	@for m in plugins/modules/*.py; do n=$$(basename $$m .py); \
+	  $(BIN)/ansible-doc -t module onprem.k8snet.$$n >/dev/null || { echo "ansible-doc fails for $$n"; exit 1; }; done
+	@for f in plugins/filter/*.py; do n=$$(basename $$f .py); \
+	  $(BIN)/ansible-doc -t filter onprem.k8snet.$$n >/dev/null || { echo "ansible-doc fails for filter $$n"; exit 1; }; done
+
+unit: venv
+	$(BIN)/pytest -q -n 2 tests/unit
+
+integration: deps
+	$(BIN)/pytest -q tests/integration
+
+molecule: deps
+	$(BIN)/molecule test --all
+
+test: deps lint unit integration molecule
+
+bench: deps
+	$(BIN)/python tests/bench/bench_plan.py
+	@for b in tests/bench/bench_*.py; do [ "$$b" = tests/bench/bench_plan.py ] || $(BIN)/python $$b; done
+
+lab-up: deps
+	$(BIN)/python tools/lab.py create
+
+lab-down:
+	$(PYTHON) tools/lab.py destroy
+
+demo: deps lab-up
+	$(BIN)/ansible-playbook -i inventory/lab site.yml
+	@echo; echo "Rendered objects: $(CURDIR)/rendered/lab  (report: rendered/lab/REPORT.md when present)"
+	@echo "Log into a node: tools/lab.py shell node1    Tear the lab down: make lab-down"
