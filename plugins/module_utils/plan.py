@@ -28,6 +28,7 @@ from .addr import (
     parse_port_range,
     parse_range_entry,
 )
+from .probe import plan_probes
 from .problems import Problems
 
 PLAN_SCHEMA = 1
@@ -528,6 +529,52 @@ class PlanBuilder:
                 self.problems.error("ingress_lb_ip", lb_ip, "is not inside any of metallb_pools",
                                     "pick an address from a MetalLB pool (or add it to one)")
 
+    # ------------------------------------------------------------------ host checks
+    def required_features(self) -> dict[str, str]:
+        """Kernel features the plan needs, with what needs them."""
+        needed = {"br_netfilter": "flanneld (bridge-nf-call-iptables)", "overlay": "the container runtime"}
+        backend = self.s["flannel_backend"]
+        if backend == "vxlan":
+            needed["vxlan"] = "flannel_backend vxlan"
+        elif backend == "wireguard":
+            needed["wireguard"] = "flannel_backend wireguard"
+        return needed
+
+    def check_kernels(self, facts: dict) -> dict[str, list[str]]:
+        """Absent features are errors; loadable ones are returned per host for node preparation to load."""
+        to_load: dict[str, list[str]] = {}
+        absent: dict[tuple[str, str], list[str]] = {}
+        for host, f in facts.items():
+            features = (f.get("kernel") or {}).get("features") or {}
+            for feature, why in self.required_features().items():
+                state = features.get(feature)
+                if state == "absent":
+                    absent.setdefault((feature, why), []).append(host)
+                elif state == "module":
+                    to_load.setdefault(host, []).append(feature)
+        for (feature, why), hosts in sorted(absent.items()):
+            variable = "flannel_backend" if "flannel_backend" in why else "hosts"
+            fix = ("use flannel_backend vxlan (or host-gw on one L2 segment), or a kernel with WireGuard"
+                   if feature == "wireguard" else f"use a kernel with {feature} (built in or as a module)")
+            self.problems.error(variable, self.s["flannel_backend"] if variable == "flannel_backend" else _names(hosts),
+                                f"{why} needs the kernel feature {feature}, which the kernel of "
+                                f"{_names(hosts)} does not have (not loaded, not built in, no module)", fix)
+        return to_load
+
+    def check_listeners(self, facts: dict) -> None:
+        """Host-network ingress binds 80/443 on every node: they must be free."""
+        if not (self.s["ingress_enabled"] and self.s["ingress_exposure"] == "hostnetwork"):
+            return
+        for host, f in facts.items():
+            for sock in f.get("listening") or []:
+                if sock.get("protocol") == "tcp" and sock.get("port") in (80, 443):
+                    holder = f"{sock.get('process') or 'unknown process'} (pid {sock.get('pid') or '?'})"
+                    self.problems.error("ingress_exposure", "hostnetwork",
+                                        f"needs port {sock['port']}/tcp free on every node, but on {host} "
+                                        f"{holder} listens on {sock.get('address')}:{sock['port']}",
+                                        f"stop that service on {host}, or use ingress_exposure loadbalancer "
+                                        "or nodeport")
+
     # ------------------------------------------------------------------ assembly
     def build(self) -> tuple[dict | None, Problems]:
         from .nic import select_interfaces, summarize  # noqa: PLC0415 (keeps nic optional for plan-only tests)
@@ -575,11 +622,17 @@ class PlanBuilder:
         nodeport_range = self.check_nodeports(facts)
         fixed = self.check_fixed_nodeports(nodeport_range)
         self.check_ingress(pools)
+        to_load = self.check_kernels(facts)
+        self.check_listeners(facts)
         node_plans = self.node_plans(addresses, facts, choices, nodeport_range)
         if self.problems.errors:
             return None, self.problems
-        return self.assemble(pod, service, subnets, nodeport_range, fixed, pools, peers, choices,
-                             node_plans, summarize(choices)), self.problems
+        for host, modules in to_load.items():
+            node_plans[host]["kernel_modules"] = modules
+        plan = self.assemble(pod, service, subnets, nodeport_range, fixed, pools, peers, choices,
+                             node_plans, summarize(choices))
+        plan["probes"] = plan_probes(node_plans, facts, s, plan["metallb"]["pools"])
+        return plan, self.problems
 
     def host_ports(self, nodeport_range: tuple[int, int]) -> list[dict]:
         s = self.s
@@ -623,6 +676,8 @@ class PlanBuilder:
                 "ephemeral_ports": {"start": eph[0], "end": eph[1]},
                 "reserved_ports": _merge_reserved(facts[host].get("ip_local_reserved_ports", ""), nodeport_range),
                 "host_ports": self.host_ports(nodeport_range) if nodeport_range else [],
+                "kernel_modules": [],
+                "firewall": facts[host].get("firewall") or {"kind": "none", "detail": ""},
             }
         if fixed_mtu is None and len(mtus) > 1:
             smallest = min(mtus)

@@ -1,0 +1,212 @@
+"""What the underlay probes send where (controller side, from the plan) and what their results mean.
+
+The plan carries, per node, the exact probes to run (``plan.probes``); the
+host modules only execute them (``vxlan_probe``, ``arp_probe``, ``port_probe``)
+and ``diagnose`` turns their raw results into one line per failing pair.
+"""
+
+from __future__ import annotations
+
+import random
+
+import netaddr
+
+# RFC 2544 benchmarking range: never routed on real networks, so probe traffic cannot leak.
+PROBE_NET = netaddr.IPNetwork("198.18.0.0/15")
+PROBE_DEVICE = "k8snprobe0"
+FULL_MESH_LIMIT = 50
+SAMPLE_PEERS = 3
+ARP_TARGET_LIMIT = 4096  # addresses per ARP sweep; larger pools are sampled (said in the output)
+MEMBERLIST_PORT = 7946
+IP_ICMP_OVERHEAD = 28    # IPv4 header + ICMP header: ping -s takes the payload size
+SMALL_PING = 56
+
+
+def probe_address(index: int) -> str:
+    return f"{netaddr.IPAddress(PROBE_NET.first + index + 1)}/{PROBE_NET.prefixlen}"
+
+
+def pairs(nodes: list[str], seed: str = "k8snet") -> tuple[dict[str, list[str]], str]:
+    """Who probes whom: the full mesh up to FULL_MESH_LIMIT nodes, else a ring plus a random sample."""
+    n = len(nodes)
+    if n <= FULL_MESH_LIMIT:
+        return {a: [b for b in nodes if b != a] for a in nodes}, f"full mesh ({n} nodes, {n * (n - 1)} directed pairs)"
+    rng = random.Random(seed)
+    result = {}
+    for i, node in enumerate(nodes):
+        peers = {nodes[(i + 1) % n]}
+        while len(peers) < 1 + SAMPLE_PEERS:
+            peer = nodes[rng.randrange(n)]
+            if peer != node:
+                peers.add(peer)
+        result[node] = sorted(peers, key=nodes.index)
+    return result, (f"ring plus {SAMPLE_PEERS} random peers per node ({n} nodes > {FULL_MESH_LIMIT}; "
+                    f"{n * (1 + SAMPLE_PEERS)} directed pairs)")
+
+
+def _underlay(node: dict) -> str | None:
+    iface = node.get("iface") or {}
+    return iface.get("ipv4") or iface.get("ipv6")
+
+
+def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dict:
+    """Per node: the temporary device (or the existing flannel overlay) and the pings to send."""
+    overhead = 50
+    result = {}
+    names = list(node_plans)
+    for index, (host, node) in enumerate(node_plans.items()):
+        iface = node.get("iface")
+        if not iface:
+            continue
+        existing = (facts.get(host) or {}).get("flannel") or {}
+        targets = []
+        for peer in who.get(host, []):
+            peer_node = node_plans[peer]
+            peer_flannel = (facts.get(peer) or {}).get("flannel") or {}
+            size = min(node["pod_mtu"] or 0, peer_node["pod_mtu"] or 0) or node["pod_mtu"]
+            if existing.get("running") and peer_flannel.get("running") and peer_flannel.get("addresses"):
+                kind, address = "overlay", peer_flannel["addresses"][0].split("/")[0]
+            elif existing.get("running") or peer_flannel.get("running"):
+                # One end already runs flannel on the port: prove the underlay path at full frame size instead.
+                kind, address, size = "underlay", _underlay(peer_node), size + overhead
+            else:
+                kind, address = "device", probe_address(names.index(peer)).split("/")[0]
+            targets.append({"peer": peer, "kind": kind, "address": address, "size": size,
+                            "underlay": _underlay(peer_node), "peer_dev": (peer_node.get("iface") or {}).get("name")})
+        result[host] = {
+            "create_device": not existing.get("running"),
+            "device": PROBE_DEVICE, "vni": flannel["vni"], "port": flannel["port"],
+            "local": _underlay(node), "dev": iface["name"], "address": probe_address(index),
+            "mtu": node["pod_mtu"], "targets": targets,
+        }
+    return result
+
+
+def arp_adjacency(node_plans: dict, who: dict) -> dict:
+    """host-gw: every peer's chosen address must answer ARP on our chosen NIC."""
+    return {host: {"dev": node["iface"]["name"],
+                   "targets": [{"peer": p, "address": node_plans[p]["iface"]["ipv4"]} for p in who.get(host, [])
+                               if node_plans[p].get("iface") and node_plans[p]["iface"].get("ipv4")]}
+            for host, node in node_plans.items() if node.get("iface")}
+
+
+def port_probes(node_plans: dict, who: dict, ports: list[dict]) -> dict:
+    """TCP/UDP reachability between nodes (memberlist, wireguard): listen on each, connect to peers."""
+    if not ports:
+        return {}
+    return {host: {"listen": ports,
+                   "targets": [{"peer": p, "address": _underlay(node_plans[p]), **port} for p in who.get(host, [])
+                               for port in ports]}
+            for host, node in node_plans.items() if node.get("iface")}
+
+
+def pool_sweeps(node_plans: dict, pools: list[dict]) -> dict:
+    """L2 pools: ARP-probe every address from one node per segment (the subnet of the chosen NIC)."""
+    segments: dict[netaddr.IPNetwork, str] = {}
+    for host, node in node_plans.items():
+        iface = node.get("iface")
+        if iface and iface.get("ipv4") and iface.get("prefix4"):
+            segments.setdefault(netaddr.IPNetwork(f"{iface['ipv4']}/{iface['prefix4']}").cidr, host)
+    sweeps: dict[str, dict] = {}
+    for pool in pools:
+        if pool["mode"] != "l2":
+            continue
+        for r in pool["ranges"]:
+            if r["family"] != 4:
+                continue  # IPv6 pools would need NDP probing; said in the role output
+            iprange = netaddr.IPRange(r["first"], r["last"])
+            for segment, host in segments.items():
+                if netaddr.IPAddress(r["first"]) in segment:
+                    sweep = sweeps.setdefault(host, {"dev": node_plans[host]["iface"]["name"], "addresses": [],
+                                                     "pools": {}, "truncated": 0})
+                    for ip in iprange:
+                        if len(sweep["addresses"]) >= ARP_TARGET_LIMIT:
+                            sweep["truncated"] += 1
+                            continue
+                        sweep["addresses"].append(str(ip))
+                        sweep["pools"][str(ip)] = pool["name"]
+    return sweeps
+
+
+def plan_probes(node_plans: dict, facts: dict, settings: dict, pools: list[dict]) -> dict:
+    nodes = [h for h, n in node_plans.items() if n.get("iface")]
+    who, mode = pairs(nodes)
+    backend = settings["flannel_backend"]
+    ports = []
+    if settings["metallb_enabled"]:
+        ports += [{"protocol": p, "port": MEMBERLIST_PORT, "why": "MetalLB memberlist"} for p in ("tcp", "udp")]
+    if backend == "wireguard":
+        ports.append({"protocol": "udp", "port": 51820, "why": "flannel wireguard"})
+    flannel = {"vni": settings["flannel_vni"], "port": settings["flannel_port"]}
+    return {
+        "mode": mode,
+        "vxlan": vxlan_probes(node_plans, facts, flannel, who) if backend == "vxlan" else {},
+        "arp": arp_adjacency(node_plans, who) if backend == "host-gw" else {},
+        "ports": port_probes(node_plans, who, ports),
+        "pools": pool_sweeps(node_plans, pools),
+    }
+
+
+# ---------------------------------------------------------------- diagnosis
+
+def diagnose_vxlan(plan: dict, results: dict) -> list[str]:
+    """One line per failing pair, from {host: [{peer, kind, address, size, large, small, skipped}]}."""
+    lines = []
+    nodes = plan["nodes"]
+    port = plan["flannel"]["port"]
+    for host, checks in sorted(results.items()):
+        local = nodes[host]["iface"]
+        for c in checks:
+            peer = nodes[c["peer"]]["iface"]
+            pair = (f"{host} {local['name']} {_addr(local)} -> {c['peer']} {peer['name']} {_addr(peer)}")
+            if _addr(local) == _addr(peer):
+                lines.append(f"{pair}: same address on both ends (NAT); flannel would send to itself. "
+                             "Pick the NIC of the node network (flannel_iface) or let k8snet choose")
+            elif c.get("large"):
+                continue
+            elif c.get("small"):
+                lines.append(f"{pair}: packets of {c['size']} bytes with don't-fragment are lost but small ones "
+                             f"pass: an MTU mismatch on the path (this NIC MTU {local['mtu']}, peer "
+                             f"{peer['mtu']}); set flannel_mtu to the smallest MTU on the path")
+            elif c["kind"] == "underlay":
+                lines.append(f"{pair}: no reply to ping on the underlay ({c['address']}): the nodes cannot "
+                             "reach each other on these NICs")
+            else:
+                lines.append(f"{pair}: no VXLAN traffic (VNI {plan['flannel']['vni']}, UDP {port}) gets through: "
+                             f"UDP {port} is blocked between the nodes, or these NICs are not on a network "
+                             "that connects them")
+    return lines
+
+
+def diagnose_arp(plan: dict, results: dict) -> list[str]:
+    lines = []
+    for host, answers in sorted(results.items()):
+        dev = plan["nodes"][host]["iface"]["name"]
+        for target in plan["probes"]["arp"].get(host, {}).get("targets", []):
+            if target["address"] not in answers:
+                lines.append(f"{host} {dev} -> {target['peer']} {target['address']}: no ARP reply; host-gw needs "
+                             "every node on one L2 segment (use vxlan across routers)")
+    return lines
+
+
+def diagnose_ports(results: dict) -> list[str]:
+    return [f"{host} -> {c['peer']} {c['address']} {c['protocol']}/{c['port']} ({c['why']}): "
+            f"{c.get('error') or 'no answer'}; open it between the nodes"
+            for host, checks in sorted(results.items()) for c in checks if not c.get("ok") and not c.get("skipped")]
+
+
+def diagnose_pools(plan: dict, results: dict, ignore: list[str] | tuple = ()) -> list[str]:
+    lines = []
+    for host, answers in sorted(results.items()):
+        sweep = plan["probes"]["pools"].get(host, {})
+        for address, mac in sorted(answers.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+            if address in ignore:
+                continue
+            pool = sweep.get("pools", {}).get(address, "?")
+            lines.append(f"metallb pool {pool}: {address} is already in use on the wire: {mac} answered ARP "
+                         f"(probed from {host} {sweep.get('dev')}); remove it from the pool or free it")
+    return lines
+
+
+def _addr(iface: dict) -> str:
+    return iface.get("ipv4") or iface.get("ipv6") or "?"
