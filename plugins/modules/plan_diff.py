@@ -1,0 +1,90 @@
+#!/usr/bin/python
+"""Module onprem.k8snet.plan_diff: the day-2 difference against the last applied plan, and its guard."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: plan_diff
+author: k8snet maintainers
+version_added: 0.1.0
+short_description: Compare the network plan with the one last applied, and refuse disruptive changes
+description:
+  - Lists every setting, pool, Service and node that differs between the plan last applied to the
+    cluster and the plan of this run, classified as safe (pools, advertisements, exposure, NodePorts,
+    adding nodes) or disruptive (pod or service network, node pod prefix, flannel backend, VNI, port).
+  - Fails, before anything is changed, when a change is disruptive and O(allow_disruptive) is false,
+    saying what would break and how to do it instead.
+  - Changes nothing; run it on the controller.
+options:
+  previous:
+    description: The plan last applied (from the state file or ConfigMap); empty on a first run.
+    type: dict
+  plan:
+    description: The plan of this run.
+    type: dict
+    required: true
+  allow_disruptive:
+    description: Apply disruptive changes anyway (the inventory's C(k8s_allow_disruptive)).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Show what this run changes
+  onprem.k8snet.plan_diff:
+    previous: "{{ last_applied.plan | default({}) }}"
+    plan: "{{ network_plan_result.plan }}"
+    allow_disruptive: "{{ network_plan_result.plan.cluster.allow_disruptive }}"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+changes:
+  description: Every change, as C({path, before, after, kind, breaks, how, note}).
+  returned: always
+  type: list
+  elements: dict
+report:
+  description: The changes as readable lines (C(!!) marks disruptive ones).
+  returned: always
+  type: list
+  elements: str
+disruptive:
+  description: Whether any change is disruptive.
+  returned: always
+  type: bool
+digest:
+  description: sha256 of the comparable part of the new plan (recorded with the state).
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.onprem.k8snet.plugins.module_utils import state
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"previous": {"type": "dict"}, "plan": {"type": "dict", "required": True},
+                       "allow_disruptive": {"type": "bool", "default": False}},
+        supports_check_mode=True,
+    )
+    previous, plan = module.params["previous"], module.params["plan"]
+    changes = state.diff(previous, plan)
+    result = {"changed": False, "changes": [c.as_dict() for c in changes],
+              "report": state.report(changes, first_run=not previous),
+              "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan)}
+    refused = state.refusals(changes)
+    if refused and not module.params["allow_disruptive"]:
+        module.fail_json(msg="Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Day-2 plan diff: what changed, safe or disruptive, and the readable report."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible_collections.onprem.k8snet.plugins.module_utils import state
+
+
+def node(address, name="eth1"):
+    return {"address": address, "control_plane": False, "pod_mtu": 1450, "reserved_ports": "30000-32767",
+            "iface": {"name": name, "ipv4": address, "ipv6": None, "mtu": 1500, "reason": "r"},
+            "host_ports": [], "ephemeral_ports": {"start": 32768, "end": 60999}, "firewall": {"kind": "none"}}
+
+
+PLAN = {
+    "cluster": {"pod_cidr": {"ipv4": "10.244.0.0/16", "ipv6": None}, "service_cidr": {"ipv4": "10.96.0.0/12",
+                "ipv6": None}, "node_pod_prefix": {"ipv4": 24, "ipv6": 64},
+                "nodeport_range": {"start": 30000, "end": 32767}, "apply": "render", "kube_version": "1.35",
+                "registry_mirror": None, "upstream_mirror": None, "render_dir": "/x"},
+    "flannel": {"backend": "vxlan", "vni": 1, "port": 8472, "mtu": None, "iface_arg": "eth1", "annotate_nodes": False},
+    "metallb": {"enabled": True, "pools": [{"name": "a", "mode": "l2", "addresses": ["192.168.56.240/30"]}],
+                "bgp_peers": []},
+    "ingress": {"enabled": True, "exposure": "loadbalancer", "lb_ip": None},
+    "gateway_api": {"enabled": False},
+    "exposed_services": [],
+    "nodes": {"node1": node("192.168.56.11"), "node2": node("192.168.56.12")},
+    "probes": {"mode": "full mesh"},
+    "warnings": ["w"],
+}
+
+
+def changed(**edits):
+    plan = copy.deepcopy(PLAN)
+    for path, value in edits.items():
+        target = plan
+        keys = path.split("__")
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return plan
+
+
+def test_first_run_has_no_changes_and_says_so():
+    assert state.diff({}, PLAN) == []
+    assert state.report([], first_run=True) == ["nothing applied yet: this run installs everything"]
+
+
+def test_same_plan_has_no_changes_even_if_volatile_parts_differ():
+    other = changed(probes={"mode": "ring"}, warnings=[])
+    other["nodes"]["node1"]["ephemeral_ports"] = {"start": 1024, "end": 65000}
+    assert state.diff(PLAN, other) == []
+    assert state.digest(PLAN) == state.digest(other)
+    assert state.report([]) == ["no change since the last applied plan"]
+
+
+@pytest.mark.parametrize(("edit", "path"), [
+    ({"cluster__pod_cidr": {"ipv4": "10.200.0.0/16", "ipv6": None}}, "cluster.pod_cidr.ipv4"),
+    ({"cluster__service_cidr": {"ipv4": "10.100.0.0/16", "ipv6": None}}, "cluster.service_cidr.ipv4"),
+    ({"cluster__node_pod_prefix": {"ipv4": 25, "ipv6": 64}}, "cluster.node_pod_prefix.ipv4"),
+    ({"flannel__backend": "host-gw"}, "flannel.backend"),
+    ({"flannel__vni": 2}, "flannel.vni"),
+    ({"flannel__port": 4789}, "flannel.port"),
+])
+def test_disruptive_changes_are_refused_with_explanation(edit, path):
+    changes = state.diff(PLAN, changed(**edit))
+    assert [c.path for c in changes if c.kind == state.DISRUPTIVE] == [path]
+    refusal = state.refusals(changes)[0]
+    assert path in refusal and "k8s_allow_disruptive" in refusal and "Instead:" in refusal
+
+
+def test_pool_and_exposure_changes_are_safe_and_named():
+    new = changed(ingress__exposure="nodeport")
+    new["metallb"]["pools"][0]["addresses"] = ["192.168.56.244/30"]
+    changes = state.diff(PLAN, new)
+    assert {c.path for c in changes} == {"metallb.pools.a.addresses", "ingress.exposure"}
+    assert all(c.kind == state.SAFE for c in changes)
+    assert "~ ingress.exposure: loadbalancer -> nodeport" in state.report(changes)
+
+
+def test_added_node_is_one_safe_change():
+    new = copy.deepcopy(PLAN)
+    new["nodes"]["node3"] = node("192.168.56.13")
+    changes = state.diff(PLAN, new)
+    assert len(changes) == 1 and changes[0].path == "nodes.node3" and changes[0].kind == state.SAFE
+    assert state.report(changes)[0].startswith("+ nodes.node3")
+
+
+def test_removed_pool_and_changed_nic():
+    new = copy.deepcopy(PLAN)
+    new["metallb"]["pools"] = []
+    new["nodes"]["node2"]["iface"]["name"] = "eth2"
+    changes = {c.path: c for c in state.diff(PLAN, new)}
+    assert changes["metallb.pools.a"].after is None
+    assert "restarts" in changes["nodes.node2.iface.name"].note
