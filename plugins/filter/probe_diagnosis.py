@@ -9,7 +9,7 @@ version_added: 0.1.0
 short_description: Turn the underlay probes' results into one line per failing pair
 description:
   - Reads, for every host, the results the underlay_probe role registered (VXLAN pings, ARP
-    adjacency, TCP/UDP reachability, MetalLB pool sweeps) and returns C({failures, summary}):
+    adjacency, TCP/UDP reachability, MetalLB pool sweeps) and returns C({failures, summary}), that is
     one readable line per failing pair (with a diagnosis such as NAT, MTU mismatch or a closed port)
     and a few lines describing what passed.
 options:
