@@ -657,14 +657,13 @@ class PlanBuilder:
         fixed_mtu = s["flannel_mtu"] if isinstance(s["flannel_mtu"], int) else None
         plans = {}
         mtus: dict[int, list[str]] = {}
+        too_small: dict[int, list[str]] = {}
         for host, data in self.hosts.items():
             choice = choices.get(host)
             pod_mtu = None
             if choice:
                 if fixed_mtu and choice["mtu"] and fixed_mtu > choice["mtu"]:
-                    self.problems.error("flannel_mtu", fixed_mtu, f"is larger than the MTU {choice['mtu']} of "
-                                        f"{host} {choice['name']}; VXLAN packets would be dropped",
-                                        f"use at most {choice['mtu']}")
+                    too_small.setdefault(choice["mtu"], []).append(f"{host} {choice['name']}")
                 pod_mtu = (fixed_mtu or choice["mtu"]) - overhead if (fixed_mtu or choice["mtu"]) else None
                 mtus.setdefault(choice["mtu"], []).append(host)
             eph = facts[host].get("ip_local_port_range") or [32768, 60999]
@@ -679,6 +678,9 @@ class PlanBuilder:
                 "kernel_modules": [],
                 "firewall": facts[host].get("firewall") or {"kind": "none", "detail": ""},
             }
+        for mtu, where in sorted(too_small.items()):
+            self.problems.error("flannel_mtu", fixed_mtu, f"is larger than the MTU {mtu} of {_names(where)}; "
+                                "encapsulated packets would be dropped", f"use at most {min(too_small)}")
         if fixed_mtu is None and len(mtus) > 1:
             smallest = min(mtus)
             self.problems.warning("flannel_mtu", "auto", "the chosen NICs have different MTUs ("

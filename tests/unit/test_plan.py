@@ -175,9 +175,9 @@ def test_reserved_ports_merge_with_what_the_host_reserves():
 
 
 def test_hostnetwork_ingress_ports_cannot_be_nodeports():
-    error = one_error(lab_inputs(k8s_nodeport_range="1-2000", ingress_exposure="hostnetwork"),
-                      "k8s_nodeport_range")
-    assert "80 used by ingress" in error.why
+    errors = errors_of(lab_inputs(k8s_nodeport_range="1-2000", ingress_exposure="hostnetwork"))
+    whys = [e.why for e in errors if e.variable == "k8s_nodeport_range"]
+    assert any("port 80 used by ingress" in w for w in whys) and any("port 443 used by ingress" in w for w in whys)
 
 
 @pytest.mark.parametrize(("http", "https", "variable", "words"), [
@@ -308,7 +308,12 @@ def test_flannel_settings(variable, value, words):
 
 def test_flannel_mtu_larger_than_nic():
     error = one_error(lab_inputs(flannel_mtu=9000), "flannel_mtu")
-    assert "larger than the MTU 1500" in error.why
+    assert "larger than the MTU 1500 of node1 eth1, node2 eth1, node3 eth1" in error.why
+
+
+def test_wireguard_without_kernel_support_is_refused_plainly():
+    error = one_error(lab_inputs(flannel_backend="wireguard"), "flannel_backend")
+    assert "wireguard" in error.why and "node1, node2, node3 does not have" in error.why
 
 
 def test_explicit_underlay_mtu_gives_pod_mtu():
@@ -316,7 +321,11 @@ def test_explicit_underlay_mtu_gives_pod_mtu():
 
 
 def test_wireguard_pod_mtu_and_ports():
-    plan = plan_of(lab_inputs(flannel_backend="wireguard"))
+    inputs = lab_inputs(flannel_backend="wireguard")
+    for host in inputs["hosts"].values():
+        host["facts"]["kernel"]["features"]["wireguard"] = "module"
+    plan = plan_of(inputs)
+    assert plan["nodes"]["node1"]["kernel_modules"] == ["wireguard"]
     assert plan["nodes"]["node1"]["pod_mtu"] == 1420
     assert {"protocol": "udp", "port": "51820-51821", "why": "flannel wireguard"} in plan["nodes"]["node1"]["host_ports"]
 
@@ -361,9 +370,16 @@ def test_duplicate_host_addresses():
 
 
 def test_cluster_wide_variable_differing_between_hosts():
+    inputs = lab_inputs(k8s_pod_cidr="10.244.0.0/16")
+    inputs["hosts"]["node2"]["vars"]["k8s_pod_cidr"] = "10.200.0.0/16"
+    why = one_error(inputs, "k8s_pod_cidr").why
+    assert "'10.200.0.0/16' on node2" in why and "'10.244.0.0/16' on node1, node3" in why
+
+
+def test_cluster_wide_variable_set_on_some_hosts_only():
     inputs = lab_inputs()
     inputs["hosts"]["node2"]["vars"]["k8s_pod_cidr"] = "10.200.0.0/16"
-    assert "node2" in one_error(inputs, "k8s_pod_cidr").why
+    assert "not on node1, node3" in one_error(inputs, "k8s_pod_cidr").why
 
 
 def test_misspelt_variable_warns_with_the_closest_name():
