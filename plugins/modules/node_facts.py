@@ -189,6 +189,14 @@ def read_text(path):
         return None
 
 
+def is_dir(path):
+    return os.path.isdir(path)
+
+
+def kernel_release():
+    return os.uname().release
+
+
 class Gatherer:
     """Runs the commands once each and records what could not be run."""
 
@@ -239,13 +247,13 @@ class Gatherer:
         return hostfacts.parse_route_get(target, out if rc == 0 else None, err, interfaces)
 
     def kernel(self, features):
-        release = os.uname().release
+        release = kernel_release()
         builtin = hostfacts.module_names(read_text(f"/lib/modules/{release}/modules.builtin"))
         pending = [f for f in features if f.replace("-", "_") not in builtin]
         config = None
         if pending:
             config = read_text("/proc/config.gz") or read_text(f"/boot/config-{release}")
-        loaded = {f: os.path.isdir(f"/sys/module/{f.replace('-', '_')}") for f in features}
+        loaded = {f: is_dir(f"/sys/module/{f.replace('-', '_')}") for f in features}
         available = set()
         if any(not loaded[f] and hostfacts.feature_state(f, False, builtin, config, set()) == "absent"
                for f in pending):
