@@ -12,10 +12,10 @@ version_added: 0.1.0
 short_description: Gather a node's network facts for the k8snet network plan
 description:
   - Reports, in one call, what the network plan needs from a node, in the shape documented in
-    C(docs/ARCHITECTURE.md) ("Facts"): every interface (kind, state, MTU, MAC, master, parent, global
-    addresses), the default route of each family, the route to O(can_reach), the ephemeral and reserved
-    port ranges, kernel features, the firewall that filters input, sockets listening on O(ports) and an
-    already running flannel overlay.
+    C(docs/ARCHITECTURE.md) (section Facts). That is every interface (kind, state, MTU, MAC, master,
+    parent, global addresses), the default route of each family, the route to O(can_reach), the
+    ephemeral and reserved port ranges, kernel features, the firewall that filters input, sockets
+    listening on O(ports) and an already running flannel overlay.
   - Runs C(ip -j -d addr show) (link details and addresses at once), C(ip -j route show default),
     C(ip -j -6 route show default), C(ip -j route get) for O(can_reach), C(ss -H -l -n -p -t -u) when
     O(ports) is not empty, C(nft -j list chains) (and C(iptables -S INPUT) when nftables shows no drop
