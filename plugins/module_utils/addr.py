@@ -9,7 +9,7 @@ those bounds, which keeps 5,000-node plans linear.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import netaddr
 
@@ -23,12 +23,22 @@ class AddrError(ValueError):
         self.fix = fix
 
 
-@dataclass(frozen=True, order=True)
-class Span:
+class Span(NamedTuple):
+    """An inclusive address interval; ``text`` is how the user (or a CIDR) wrote it."""
+
     first: int
     last: int
     family: int
-    text: str = ""
+    label: str = ""
+    prefix: int | None = None
+
+    @property
+    def text(self) -> str:
+        if self.label:
+            return self.label
+        if self.prefix is not None:
+            return f"{netaddr.IPAddress(self.first, self.family)}/{self.prefix}"
+        return f"{self.first_ip()}-{self.last_ip()}"
 
     @property
     def size(self) -> int:

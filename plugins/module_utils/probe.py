@@ -34,12 +34,12 @@ def pairs(nodes: list[str], seed: str = "k8snet") -> tuple[dict[str, list[str]],
     rng = random.Random(seed)
     result = {}
     for i, node in enumerate(nodes):
-        peers = {nodes[(i + 1) % n]}
-        while len(peers) < 1 + SAMPLE_PEERS:
-            peer = nodes[rng.randrange(n)]
-            if peer != node:
-                peers.add(peer)
-        result[node] = sorted(peers, key=nodes.index)
+        picked = {(i + 1) % n}
+        while len(picked) < 1 + SAMPLE_PEERS:
+            j = rng.randrange(n)
+            if j != i:
+                picked.add(j)
+        result[node] = [nodes[j] for j in sorted(picked)]
     return result, (f"ring plus {SAMPLE_PEERS} random peers per node ({n} nodes > {FULL_MESH_LIMIT}; "
                     f"{n * (1 + SAMPLE_PEERS)} directed pairs)")
 
@@ -53,7 +53,7 @@ def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dic
     """Per node: the temporary device (or the existing flannel overlay) and the pings to send."""
     overhead = 50
     result = {}
-    names = list(node_plans)
+    position = {name: i for i, name in enumerate(node_plans)}
     for index, (host, node) in enumerate(node_plans.items()):
         iface = node.get("iface")
         if not iface:
@@ -70,7 +70,7 @@ def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dic
                 # One end already runs flannel on the port: prove the underlay path at full frame size instead.
                 kind, address, size = "underlay", _underlay(peer_node), size + overhead
             else:
-                kind, address = "device", probe_address(names.index(peer)).split("/")[0]
+                kind, address = "device", probe_address(position[peer]).split("/")[0]
             targets.append({"peer": peer, "kind": kind, "address": address, "size": size,
                             "underlay": _underlay(peer_node), "peer_dev": (peer_node.get("iface") or {}).get("name")})
         result[host] = {
