@@ -69,10 +69,18 @@ def link_state(link: dict) -> str:
 
 
 def global_addresses(addr_info: list) -> list:
-    """Global-scope addresses only: no 127/8 or ::1 (scope host), no fe80::/10 (scope link)."""
+    """Global-scope addresses only: no 127/8 or ::1 (scope host), no fe80::/10 (scope link).
+
+    Also left out: addresses that failed duplicate address detection, IPv6
+    privacy (``temporary``) addresses, which rotate, and ``deprecated`` ones
+    (preferred lifetime over), which the kernel no longer picks as a source:
+    none of them can be a node's address for its peers.
+    """
     result = []
     for info in addr_info or []:
-        if info.get("scope") != "global" or not info.get("local") or info.get("dadfailed"):
+        if info.get("scope") != "global" or not info.get("local"):
+            continue
+        if info.get("dadfailed") or info.get("temporary") or info.get("deprecated"):
             continue
         family = 6 if info.get("family") == "inet6" else 4
         prefix = int(info.get("prefixlen", 32 if family == 4 else 128))

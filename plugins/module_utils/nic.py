@@ -313,8 +313,12 @@ def _choice(iface: Iface, ctx: Context, method: str, reason: str, prefer=None) -
     return result
 
 
-def _check_explicit(node: Node, iface: Iface, variable: str, value, ctx: Context) -> bool:
-    """An explicitly chosen interface must be up and have each needed family; NAT only warns."""
+def _check_explicit(node: Node, iface: Iface, setting: tuple, ctx: Context, prefer: IP | None = None) -> bool:
+    """An explicitly chosen interface must be up and have each needed family; NAT only warns.
+
+    ``setting`` is (variable, value) as the user wrote it.
+    """
+    variable, value = setting
     ok = True
     if not iface.up:
         ctx.findings.add("error", (variable, node.host), value,
@@ -328,7 +332,7 @@ def _check_explicit(node: Node, iface: Iface, variable: str, value, ctx: Context
                              f"selects {iface.name}, which has no {_family_word(family)} address{hint}",
                              f"choose the NIC that holds the node's {_family_word(family)} address")
             ok = False
-    nat = _nat_note(iface, ctx)
+    nat = _nat_note(iface, ctx, prefer)
     if ok and nat:
         ctx.findings.add("warning", (variable, node.host), value,
                          f"selects {iface.name} with {nat}: peers cannot reach this node at that address",
@@ -343,6 +347,8 @@ def _check_explicit(node: Node, iface: Iface, variable: str, value, ctx: Context
 def _interfaces_text(node: Node) -> str:
     listed = []
     for iface in node.ifaces:
+        if iface.kind == "loopback":
+            continue
         addrs = [f"{ip}/{p}" for fam in (4, 6) for ip, p in iface.addrs[fam]]
         listed.append(f"{iface.name} ({', '.join(addrs)})" if addrs else iface.name)
     return ", ".join(listed) or "none"
@@ -374,7 +380,7 @@ def _by_flannel_iface(node: Node, value, ctx: Context) -> dict | None:
         if len(entries) > 1 and not all(iface.addrs[f] for f in ctx.families):
             tried.append(f"{entry} (no {_family_word(ctx.families[0])} address)")
             continue
-        if not _check_explicit(node, iface, variable, value, ctx):
+        if not _check_explicit(node, iface, (variable, value), ctx, prefer=ip):
             return None
         how = f"holds {ip} (flannel_iface)" if ip is not None else "flannel_iface"
         if len(entries) > 1:
@@ -402,7 +408,7 @@ def _by_regex(node: Node, value, ctx: Context) -> dict | None:
         match = _regex_match(regex, usable, ctx.families)
         if match:
             iface, what, ip = match
-            if not _check_explicit(node, iface, variable, value, ctx):
+            if not _check_explicit(node, iface, (variable, value), ctx, prefer=ip):
                 return None
             reason = (f"{iface.name}: {what} matches flannel_iface_regex {pattern!r}"
                       + _default_route_note(node, iface.name, "flannel_iface_regex is set"))
@@ -443,11 +449,12 @@ def _by_can_reach(node: Node, target, ctx: Context) -> dict | None:
                          f"routes via {route['dev']}, which is not in the host's interface list",
                          "re-run; the interfaces changed while facts were gathered")
         return None
-    if not _check_explicit(node, iface, variable, target, ctx):
+    src = _parse_ip(route.get("src"))
+    if not _check_explicit(node, iface, (variable, target), ctx, prefer=src):
         return None
     reason = (f"{iface.name}: route to {target} (flannel_iface_can_reach)"
               + _default_route_note(node, iface.name, "flannel_iface_can_reach is set"))
-    return _choice(iface, ctx, "flannel_iface_can_reach", reason, prefer=_parse_ip(route.get("src")))
+    return _choice(iface, ctx, "flannel_iface_can_reach", reason, prefer=src)
 
 
 # ---------------------------------------------------------------- automatic

@@ -124,6 +124,7 @@ def test_flannel_overlay_down_device_is_not_running():
 
 
 def test_ipv6_only_host():
+    """Privacy (temporary) and deprecated addresses come first in the capture and are left out."""
     by_name = interfaces("ipv6_only")
     assert [a["address"] for a in by_name["ens3"]["addresses"]] == ["2001:db8:10::21", "2001:db8:10::1:21"]
     routes = hostfacts.parse_default_routes(raw("facts_raw_ipv6_only/route4.json"),
