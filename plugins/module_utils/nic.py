@@ -414,8 +414,8 @@ def _by_regex(node: Node, value, ctx: Context) -> dict | None:
                       + _default_route_note(node, iface.name, "flannel_iface_regex is set"))
             return _choice(iface, ctx, "flannel_iface_regex", reason, prefer=ip)
     ctx.findings.add("error", (variable, node.host), value,
-                     f"matches no interface address or name with an {_family_word(ctx.families[0])} address "
-                     f"(the host has {_interfaces_text(node)})",
+                     "matches no address or name of an interface that has a usable "
+                     f"{_family_word(ctx.families[0])} address (the host has {_interfaces_text(node)})",
                      "fix the pattern (it is unanchored: ^eth1$ matches eth1 only)")
     return None
 
