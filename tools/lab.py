@@ -614,21 +614,31 @@ def node_records(cfg: dict) -> list[dict]:
 
 
 def stop_node(state: dict, node: str, timeout: float = STOP_TIMEOUT) -> None:
-    """Clean shutdown through the supervisor; force (SIGKILL by recorded PID) at the deadline."""
+    """Clean shutdown through the supervisor; forced (by recorded PIDs) at the deadline."""
     cfg = node_config(state, node)
     signal_recorded(cfg.get("supervisor"), signal.SIGTERM)
     try:
         wait_for(lambda: not any(alive(r) for r in node_records(cfg)), timeout, f"{node} to shut down", 0.1)
     except LabError:
-        kill_records(node_records(cfg))
+        kill_nodes([cfg])
 
 
-def kill_records(recs: list[dict]) -> None:
-    """SIGKILL recorded processes: supervisors first (no reboot loop), then the nodes' PID 1, then nspawn."""
-    for rec in recs:
-        signal_recorded(rec, signal.SIGKILL)
-    with contextlib.suppress(LabError):
-        wait_for(lambda: not any(alive(r) for r in recs), 10, "the lab's processes to exit", 0.05)
+def kill_nodes(cfgs: list[dict]) -> None:
+    """SIGKILL each node's PID 1, which takes the whole container along (a killed nspawn would not).
+
+    nspawn then exits and is reaped by its supervisor, which stops; whatever recorded
+    process is still alive after a short grace is SIGKILLed too.
+    """
+    for cfg in cfgs:
+        signal_recorded(cfg.get("leader"), signal.SIGKILL)
+    recs = [r for cfg in cfgs for r in node_records(cfg)]
+    try:
+        wait_for(lambda: not any(alive(r) for r in recs), 3, "nspawn and supervisors to exit")
+    except LabError:
+        for rec in recs:
+            signal_recorded(rec, signal.SIGKILL)
+        with contextlib.suppress(LabError):
+            wait_for(lambda: not any(alive(r) for r in recs), 10, "the lab's processes to exit")
 
 
 # ---------------------------------------------------------------- the supervisor (one per node)
@@ -814,7 +824,7 @@ def destroy(quiet: bool = False) -> list[str]:
     """Remove the lab by its records, then sweep its well-known names. Returns what is left (empty: clean)."""
     state = read_state()
     nodes = state.get("nodes", {}).values()
-    kill_records([c[k] for k in ("supervisor", "leader", "nspawn") for c in nodes if c.get(k)])
+    kill_nodes(list(nodes))
     warn_unrecorded_nspawn()
     for point in state.get("mounts", []):
         unmount_all_under(Path(point))

@@ -1,0 +1,58 @@
+"""Fixtures for tests against the systemd-nspawn lab (see docs/LAB.md and harness.py).
+
+- `lab`: the default lab (vagrant layout, 3 nodes), created once per session and destroyed
+  at its end, also when tests fail. K8SNET_LAB_KEEP=1 reuses a healthy lab of that shape
+  that is already up and leaves the lab up afterwards.
+- `lab_layout(layout, nodes=3)`: a lab of another layout; it replaces the running lab. The
+  next test using `lab` gets the default lab back (a fresh one: one more boot), so put
+  layout tests after the others, and never switch inside a module whose fixtures set up
+  state on `lab`.
+- `run_playbook(...)`: ansible-runner from the repository root (see harness.run_playbook).
+
+Tests marked `lab` fail (never skip) when the machine cannot run the lab.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration import harness
+from tests.integration.harness import Lab, LabManager, PlaybookResult
+
+
+@pytest.fixture(autouse=True)
+def _lab_guard(request):
+    if request.node.get_closest_marker("lab") and (problem := harness.preflight_problem()):
+        pytest.fail(problem, pytrace=False)
+    if "lab" in request.fixturenames:        # an earlier test may have switched the layout
+        request.getfixturevalue("lab_manager").get(harness.DEFAULT_LAYOUT, harness.DEFAULT_NODES)
+
+
+@pytest.fixture(scope="session")
+def lab_manager():
+    if problem := harness.preflight_problem():
+        pytest.fail(problem, pytrace=False)
+    manager = LabManager(keep=os.environ.get("K8SNET_LAB_KEEP") == "1")
+    yield manager
+    manager.finish()
+
+
+@pytest.fixture(scope="session")
+def lab(lab_manager) -> Lab:
+    return lab_manager.get(harness.DEFAULT_LAYOUT, harness.DEFAULT_NODES)
+
+
+@pytest.fixture
+def lab_layout(lab_manager):
+    def get(layout: str, nodes: int = harness.DEFAULT_NODES) -> Lab:
+        return lab_manager.get(layout, nodes)
+    return get
+
+
+@pytest.fixture(scope="session")
+def run_playbook():
+    def run(playbook, inventory, **kwargs) -> PlaybookResult:
+        return harness.run_playbook(playbook, inventory, **kwargs)
+    return run

@@ -1,0 +1,210 @@
+"""The lab (tools/lab.py) and ansible-runner, as the integration tests use them.
+
+    lab = ensure_lab("vagrant")            # a lab of this layout, created when needed
+    lab.exec("node1", "ip -br addr").stdout
+    result = run_playbook("tests/integration/playbooks/ping.yml", lab.inventory)
+    assert result.rc == 0, result.stdout
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_TOOL = REPO / "tools/lab.py"
+CLIENT_NETNS = "k8snet-client"
+DEFAULT_LAYOUT, DEFAULT_NODES = "vagrant", 3
+
+
+class LabCommandError(AssertionError):
+    """A command in the lab failed; the message carries its output."""
+
+
+def lab_tool(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(LAB_TOOL), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise LabCommandError(f"tools/lab.py {' '.join(args)} failed ({proc.returncode}):\n"
+                              f"{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def preflight_problem() -> str | None:
+    """Why the lab cannot run on this machine, or None."""
+    if os.geteuid() != 0:
+        return "the lab tests need root (namespaces, links, mounts): run them as root (`make integration`)"
+    tools = ("systemd-nspawn", "debootstrap", "ip", "nft", "nsenter", "ssh")
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        return f"the lab tests need {', '.join(missing)}: `make deps` installs them (apt)"
+    return None
+
+
+def _checked(proc: subprocess.CompletedProcess, what: str, check: bool) -> subprocess.CompletedProcess:
+    if check and proc.returncode != 0:
+        raise LabCommandError(f"{what} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+@dataclass
+class Lab:
+    """A running lab, as `tools/lab.py status --json` describes it."""
+
+    layout: str
+    nodes: list[str]
+    addresses: dict[str, str]                     # node -> inventory address (192.168.56.1x)
+    inventory: Path
+    key: Path
+    state: dict = field(repr=False)
+
+    @classmethod
+    def current(cls) -> Lab | None:
+        proc = lab_tool("status", "--json", check=False)
+        if proc.returncode != 0:
+            return None
+        state = json.loads(proc.stdout)
+        return cls(layout=state["layout"], nodes=list(state["nodes"]),
+                   addresses={n: c["address"] for n, c in state["nodes"].items()},
+                   inventory=Path(state["inventory"]), key=Path(state["key"]), state=state)
+
+    def healthy(self) -> bool:
+        return all(s["up"] and s["ssh"] for s in self.state["status"].values())
+
+    def nics(self, node: str) -> list[dict]:
+        """The NICs the lab gave `node`: name, kind (nat|bridge), address, mtu, peer (root-side link)."""
+        return self.state["nodes"][node]["nics"]
+
+    def status(self) -> dict:
+        """Fresh per-node status: up, ssh, pids, boots, memory_kib."""
+        return json.loads(lab_tool("status", "--json").stdout)["status"]
+
+    def exec(self, node: str, cmd: str | list[str], check: bool = True, timeout: float = 60,
+             ) -> subprocess.CompletedProcess:
+        """Run inside the node (its namespaces, not SSH); a string goes through `sh -c`."""
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        proc = lab_tool("exec", node, "--", *argv, check=False, timeout=timeout)
+        return _checked(proc, f"{node}: {cmd}", check)
+
+    def client_exec(self, cmd: str | list[str], check: bool = True, timeout: float = 60,
+                    ) -> subprocess.CompletedProcess:
+        """Run in the client namespace (192.168.56.2 on the lab bridge)."""
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        proc = subprocess.run(["ip", "netns", "exec", CLIENT_NETNS, *argv], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        return _checked(proc, f"client: {cmd}", check)
+
+    def ssh(self, node: str, cmd: str, check: bool = True, timeout: float = 60,
+            ) -> subprocess.CompletedProcess:
+        """Run over SSH with the lab key, as Ansible does."""
+        argv = ["ssh", "-i", str(self.key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                f"root@{self.addresses[node]}", cmd]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        return _checked(proc, f"ssh {node}: {cmd}", check)
+
+    def restart(self, node: str) -> None:
+        lab_tool("restart", node)
+
+    def client_ip(self, action: str, address: str) -> None:
+        lab_tool("client-ip", action, address)
+
+
+class LabManager:
+    """One lab per test session: created on first use, re-created on a layout change, destroyed at the end.
+
+    With K8SNET_LAB_KEEP=1 a healthy lab of the wanted shape that is already up is reused
+    and the lab is left up at the end.
+    """
+
+    def __init__(self, keep: bool = False):
+        self.keep = keep
+        self.ours = False
+
+    def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES) -> Lab:
+        current = Lab.current()
+        if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
+                and (self.ours or self.keep)):
+            return current
+        lab_tool("create", "--layout", layout, "--nodes", str(nodes))
+        self.ours = True
+        lab = Lab.current()
+        assert lab is not None, "tools/lab.py create succeeded but status finds no lab"
+        return lab
+
+    def finish(self) -> None:
+        if self.ours and not self.keep:
+            lab_tool("destroy", check=False)
+
+
+def ensure_lab(layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES) -> Lab:
+    """Outside pytest (benchmarks, scripts): a lab of this shape, reusing a healthy one."""
+    return LabManager(keep=True).get(layout, nodes)
+
+
+# ---------------------------------------------------------------- ansible-runner
+
+@dataclass
+class PlaybookResult:
+    rc: int
+    status: str                                   # successful | failed | timeout | canceled
+    stats: dict[str, dict[str, int]]              # host -> ok/changed/failures/unreachable/skipped
+    events: list[dict] = field(repr=False)
+    stdout: str = field(repr=False)
+
+    def changed_hosts(self) -> list[str]:
+        return sorted(h for h, s in self.stats.items() if s["changed"])
+
+    def failed_results(self) -> list[dict]:
+        """event_data of every failed (not ignored) or unreachable task result, loop items included."""
+        kinds = ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable")
+        return [e["event_data"] for e in self.events
+                if e.get("event") in kinds and not e["event_data"].get("ignore_errors")]
+
+    def failed_messages(self) -> str:
+        """All `msg` of failed task results, one per line (a test asserts the right variable is named)."""
+        msgs = []
+        for data in self.failed_results():
+            res = data.get("res", {})
+            msgs += [str(res["msg"])] if res.get("msg") else []
+            items = res.get("results", [])
+            msgs += [str(item["msg"]) for item in items if item.get("failed") and item.get("msg")]
+        return "\n".join(msgs)
+
+
+def host_stats(raw: dict | None) -> dict[str, dict[str, int]]:
+    names = {"ok": "ok", "changed": "changed", "failures": "failures", "dark": "unreachable",
+             "skipped": "skipped"}
+    raw = raw or {}
+    hosts = {h for key in names for h in raw.get(key, {})}
+    return {h: {ours: raw.get(theirs, {}).get(h, 0) for theirs, ours in names.items()} for h in sorted(hosts)}
+
+
+def run_playbook(playbook: str | Path, inventory: str | Path, *, extravars: dict | None = None,
+                 limit: str | None = None, tags: str | None = None, check: bool = False, diff: bool = False,
+                 envvars: dict | None = None) -> PlaybookResult:
+    """ansible-playbook through ansible-runner, from the repository root with its ansible.cfg."""
+    playbook = Path(playbook)
+    playbook = playbook if playbook.is_absolute() else REPO / playbook
+    env = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+           # ansible-playbook of this venv, also when pytest was started without activating it
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           **(envvars or {})}
+    cmdline = " ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on)
+    with tempfile.TemporaryDirectory(prefix="k8snet-runner-") as private:
+        runner = ansible_runner.run(
+            private_data_dir=private, project_dir=str(REPO), playbook=str(playbook),
+            inventory=str(inventory), extravars=extravars or {}, limit=limit, tags=tags,
+            cmdline=cmdline or None, envvars=env, quiet=True,
+        )
+        # The artifacts (stdout, events, stats) live in `private`: read them before it goes.
+        return PlaybookResult(rc=runner.rc, status=runner.status, stats=host_stats(runner.stats),
+                              events=list(runner.events), stdout=runner.stdout.read())
