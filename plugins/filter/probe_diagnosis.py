@@ -36,7 +36,8 @@ options:
 EXAMPLES = r"""
 - name: Judge the probes
   ansible.builtin.set_fact:
-    underlay_probe_verdict: "{{ hostvars | onprem.k8snet.probe_diagnosis(ansible_play_hosts, network_plan_result.plan) }}"
+    underlay_probe_verdict: >-
+      {{ hostvars | onprem.k8snet.probe_diagnosis(ansible_play_hosts, network_plan_result.plan) }}
 """
 
 RETURN = r"""

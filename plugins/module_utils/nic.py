@@ -435,6 +435,10 @@ def _regex_match(regex, ifaces: list, families: tuple):
 
 def _by_can_reach(node: Node, target, ctx: Context) -> dict | None:
     variable = "flannel_iface_can_reach"
+    if _parse_ip(str(target)) is None:
+        ctx.findings.add("error", (variable, node.host), target, "is not an IP address",
+                         "give a single address the host routes to over the node network, e.g. 192.168.56.12")
+        return None
     route = node.can_reach or {}
     if str(route.get("target")) != str(target) or not route.get("dev"):
         why = (f"has no route on the host ({route['error']})" if route.get("error") and

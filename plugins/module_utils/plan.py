@@ -322,12 +322,10 @@ class PlanBuilder:
                 note(addr, f"the address of {node.name} {iface}")
             for gw in node.gateways:
                 note(gw, f"the default gateway of {node.name}")
-            for subnet, iface in node.subnets:
-                if subnet.family == 4 and subnet.size > 2:
-                    note(Span(subnet.first, subnet.first, 4, subnet.first_ip()),
-                         f"the network address of {subnet.text}")
-                    note(Span(subnet.last, subnet.last, 4, subnet.last_ip()),
-                         f"the broadcast address of {subnet.text}")
+        for subnet in {s for node in nodes for s, _ in node.subnets}:
+            if subnet.family == 4 and subnet.size > 2:
+                note(Span(subnet.first, subnet.first, 4, subnet.first_ip()), f"the network address of {subnet.text}")
+                note(Span(subnet.last, subnet.last, 4, subnet.last_ip()), f"the broadcast address of {subnet.text}")
         by_label: dict[str, list[str]] = {}
         for (label, what), values in hits.items():
             by_label.setdefault(label, []).append(f"{values[0]} ({what})")
@@ -451,8 +449,8 @@ class PlanBuilder:
                 self.problems.error(var, value, "is not a port number", "e.g. 30080")
                 fixed[var] = None
             elif nodeport_range and not nodeport_range[0] <= value <= nodeport_range[1]:
-                self.problems.error(var, value, f"is outside k8s_nodeport_range {nodeport_range[0]}-{nodeport_range[1]}",
-                                    "pick a port inside the NodePort range")
+                self.problems.error(var, value, "is outside k8s_nodeport_range "
+                                    f"{nodeport_range[0]}-{nodeport_range[1]}", "pick a port inside the NodePort range")
         http, https = fixed["ingress_http_nodeport"], fixed["ingress_https_nodeport"]
         if http is not None and http == https:
             self.problems.error("ingress_https_nodeport", https, "is the same as ingress_http_nodeport",
@@ -474,22 +472,7 @@ class PlanBuilder:
         if mtu != "auto" and (not isinstance(mtu, int) or isinstance(mtu, bool) or not 1280 <= mtu <= 9000):
             self.problems.error("flannel_mtu", mtu, "is neither auto nor an MTU 1280..9000",
                                 "use auto (the NIC's MTU) or the underlay MTU, e.g. 1500 or 9000")
-        for host, data in self.hosts.items():
-            v = data.get("vars", {})
-            regex = v.get("flannel_iface_regex")
-            if regex is not None:
-                for pattern in regex if isinstance(regex, list) else [regex]:
-                    try:
-                        re.compile(pattern)
-                    except (re.error, TypeError) as exc:
-                        self.problems.error(f"flannel_iface_regex (host {host})", pattern,
-                                            f"does not compile: {exc}", "fix the regular expression, e.g. ^eth1$")
-            reach = v.get("flannel_iface_can_reach")
-            if reach is not None:
-                try:
-                    parse_address(reach)
-                except AddrError as exc:
-                    self.problems.error(f"flannel_iface_can_reach (host {host})", reach, exc.why, exc.fix)
+        # flannel_iface_regex and flannel_iface_can_reach are checked (once, grouped) by NIC selection.
 
     # ------------------------------------------------------------------ ingress
     def check_ingress(self, pools: list[dict]) -> None:
@@ -580,7 +563,7 @@ class PlanBuilder:
 
     # ------------------------------------------------------------------ assembly
     def build(self) -> tuple[dict | None, Problems]:
-        from .nic import select_interfaces, summarize  # noqa: PLC0415 (keeps nic optional for plan-only tests)
+        from .nic import select_interfaces, summarize
 
         self.resolve_settings()
         self.check_unknown_variables()
@@ -632,8 +615,9 @@ class PlanBuilder:
             return None, self.problems
         for host, modules in to_load.items():
             node_plans[host]["kernel_modules"] = modules
-        plan = self.assemble(pod, service, subnets, nodeport_range, fixed, pools, peers, choices,
-                             node_plans, summarize(choices))
+        plan = self.assemble(pod=pod, service=service, subnets=subnets, nodeport_range=nodeport_range, fixed=fixed,
+                             pools=pools, peers=peers, choices=choices, node_plans=node_plans,
+                             iface_summary=summarize(choices))
         plan["probes"] = plan_probes(node_plans, facts, s, plan["metallb"]["pools"])
         return plan, self.problems
 
@@ -693,7 +677,7 @@ class PlanBuilder:
                                   f"set flannel_mtu: {smallest} (or make the NIC MTUs equal)")
         return plans
 
-    def assemble(self, pod, service, subnets, nodeport_range, fixed, pools, peers, choices, node_plans,
+    def assemble(self, *, pod, service, subnets, nodeport_range, fixed, pools, peers, choices, node_plans,
                  iface_summary) -> dict:
         s = self.s
         render_dir = s["k8s_render_dir"] or f"rendered/{self.inventory_name}"

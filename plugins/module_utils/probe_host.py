@@ -117,8 +117,8 @@ def open_temporarily(module, openings: list[dict]) -> list[str]:
         rules = nftables.wanted_rules(chains, openings, [])
         present = {(r["table"], r["chain"], r["comment"]) for r in _tagged(ruleset, PROBE_TAG)}
         batch = []
-        for rule in rules:
-            rule = {**rule, "comment": rule["comment"].replace(nftables.TAG, PROBE_TAG, 1)}
+        for wanted in rules:
+            rule = {**wanted, "comment": wanted["comment"].replace(nftables.TAG, PROBE_TAG, 1)}
             if (rule["table"], rule["chain"], rule["comment"]) not in present:
                 batch.append(nftables.insert_command(rule))
         if batch:
@@ -286,7 +286,7 @@ def check_port(target: dict, timeout: float = 2.0) -> dict:
                         if sock.recvfrom(64)[0] == nonce:
                             result["ok"] = True
                             break
-                    except socket.timeout:
+                    except socket.timeout:  # noqa: UP041 (nodes may run Python 3.8)
                         continue
     except OSError as exc:
         result["ok"], result["error"] = False, exc.strerror or str(exc)

@@ -30,8 +30,8 @@ def render(values: dict, before: dict) -> str:
 def parse(text: str) -> tuple[dict, dict]:
     """(values, before) from a file written by render()."""
     values, before = {}, {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line.startswith(BEFORE):
             key, _, value = line[len(BEFORE):].partition("=")
             before[key.strip()] = value.strip()

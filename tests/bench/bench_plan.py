@@ -7,6 +7,7 @@ roughly linear growth. Dual-stack pod/service networks; 25 IPv4 L2 pools and 25 
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,9 @@ import netaddr
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "collections"), str(ROOT)]
 
-from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan  # noqa: E402
-from tests.unit.inputs import iface  # noqa: E402
+from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan
+
+from tests.unit.inputs import iface
 
 NODE_NET = netaddr.IPNetwork("10.128.0.0/14")     # eth1: the cluster network (shared L2 for the L2 pools)
 STORAGE_NET = netaddr.IPNetwork("172.20.0.0/14")  # eth2: a second network on every node
@@ -44,7 +46,8 @@ def inputs(nodes: int) -> dict:
     pools = [{"name": f"l2-{p}", "addresses": [f"{last - 1000 - p * 16}-{last - 1000 - p * 16 + 9}"]}
              for p in range(25)]
     pools += [{"name": f"bgp6-{p}", "addresses": [f"fd00:ff:{p:x}::/120"], "mode": "bgp"} for p in range(25)]
-    cluster = {"k8s_pod_cidr": ["100.64.0.0/10", "fd00:10::/48"], "k8s_service_cidr": ["100.128.0.0/16", "fd00:96::/112"],
+    cluster = {"k8s_pod_cidr": ["100.64.0.0/10", "fd00:10::/48"],
+               "k8s_service_cidr": ["100.128.0.0/16", "fd00:96::/112"],
                "k8s_node_pod_prefix": 26, "metallb_pools": pools,
                "metallb_bgp_peers": [{"address": "fd00:1::1", "asn": 64512, "my_asn": 64513}]}
     hosts = {}
@@ -62,7 +65,7 @@ def main() -> int:
         best = float("inf")
         for _ in range(3 if nodes < 50_000 else 1):
             start = time.perf_counter()
-            plan, problems = build_plan(data)
+            _, problems = build_plan(data)
             best = min(best, time.perf_counter() - start)
         if problems.errors:
             print(problems.report())
@@ -70,7 +73,7 @@ def main() -> int:
         results.append((nodes, best))
         print(f"plan validation: {nodes:>6} nodes x 3 NICs, 50 pools (v4+v6): {best:7.3f} s "
               f"({best / nodes * 1e6:.0f} us/node)")
-    for (n1, t1), (n2, t2) in zip(results, results[1:]):
+    for (n1, t1), (n2, t2) in itertools.pairwise(results):
         print(f"growth {n1} -> {n2} nodes (x{n2 // n1}): time x{t2 / t1:.1f}")
     five_k = dict(results)[5_000]
     print(f"target: 5,000 nodes < 1 s -> {'met' if five_k < 1 else 'MISSED'} ({five_k:.3f} s)")
