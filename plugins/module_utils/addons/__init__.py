@@ -1,0 +1,134 @@
+"""Add-on builders: (network plan, pinned upstream files) -> the final Kubernetes objects.
+
+Every add-on module offers ``required_files(plan) -> list[str]`` (pin paths it reads),
+``build(plan, files) -> list[dict]`` (final objects, ordered for apply) and, where it has them,
+``artifacts(plan, files) -> list[Artifact]`` (files that are not objects to apply as a whole:
+patches of objects the project does not own, configuration fragments).
+
+``files`` maps a pin path (``Documentation/kube-flannel.yml``) to the local file that
+``onprem.k8snet.upstream_fetch`` verified.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from ..kube import ManifestError, add_managed_label, load_file, mirror_images
+
+COMPONENTS = ("flannel", "metallb", "ingress", "gateway", "exposed_services")
+
+# Apply phase of each kind (Helm's install order, CRDs moved first): the two-digit prefix of
+# rendered file names. Names therefore do not move when another object is added or removed.
+KIND_ORDER = {
+    "Namespace": 10,
+    "CustomResourceDefinition": 15,
+    "ServiceAccount": 20,
+    "Secret": 25,
+    "ConfigMap": 26,
+    "ClusterRole": 30,
+    "ClusterRoleBinding": 31,
+    "Role": 32,
+    "RoleBinding": 33,
+    "IngressClass": 40,
+    "Service": 50,
+    "DaemonSet": 60,
+    "Deployment": 61,
+    "StatefulSet": 62,
+    "Job": 65,
+    "ValidatingAdmissionPolicy": 70,
+    "ValidatingAdmissionPolicyBinding": 71,
+    "MutatingWebhookConfiguration": 75,
+    "ValidatingWebhookConfiguration": 76,
+}
+CUSTOM_ORDER = 90  # custom resources: after their CRDs and the controllers that watch them
+
+
+@dataclass
+class Artifact:
+    """A rendered file that is not one object to apply: a patch, or a configuration fragment."""
+
+    path: str  # relative to the component directory, e.g. node-annotations/node1.yaml
+    content: dict
+    kind: str  # "patch" (merge into an existing API object) or "fragment" (not an API object)
+    comment: str = ""  # header lines saying what it is and how it is used
+    validate: bool = False  # also check it against the OpenAPI schema (patches that are valid objects)
+
+
+@dataclass
+class Build:
+    objects: list[dict]
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+def order_of(obj: dict) -> int:
+    return KIND_ORDER.get(obj["kind"], CUSTOM_ORDER)
+
+
+def sort_key(obj: dict) -> tuple:
+    meta = obj.get("metadata") or {}
+    return order_of(obj), obj["kind"].lower(), meta.get("namespace") or "", meta.get("name") or ""
+
+
+def finish(objects: list[dict], plan: dict) -> list[dict]:
+    """What every builder does last: the project label, the registry mirror, apply order."""
+    mirror = (plan.get("cluster") or {}).get("registry_mirror")
+    for obj in objects:
+        add_managed_label(obj)
+        mirror_images(obj, mirror)
+    return sorted(objects, key=sort_key)
+
+
+def load(files: dict[str, str], path: str) -> list[dict]:
+    """The objects of one pinned file; a clear error when the caller did not fetch it."""
+    local = files.get(path)
+    if not local:
+        raise ManifestError(f"upstream file {path} was not provided; fetch it with onprem.k8snet.upstream_fetch "
+                            "(is it in the role's *_manifests pin list?)")
+    return load_file(local)
+
+
+def is_custom(obj: dict) -> bool:
+    """A custom resource (last apply phase): api mode applies these once the controllers run."""
+    return order_of(obj) == CUSTOM_ORDER
+
+
+def module_for(component: str, plan: dict):
+    """The builder module of a component (the ingress component has one per controller)."""
+    if component not in COMPONENTS:
+        raise ManifestError(f"unknown component {component!r}; use one of {', '.join(COMPONENTS)}")
+    name = component
+    if component == "ingress":
+        name = "ingress_nginx" if (plan.get("ingress") or {}).get("controller") == "ingress-nginx" \
+            else "nginx_ingress"
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise ManifestError(f"component {component!r} has no builder in this version of the collection") from exc
+
+
+def required_files(component: str, plan: dict) -> list[str]:
+    return list(module_for(component, plan).required_files(plan))
+
+
+def build(component: str, plan: dict, files: dict[str, str]) -> Build:
+    module = module_for(component, plan)
+    missing = [p for p in module.required_files(plan) if not files.get(p)]
+    if missing:
+        raise ManifestError(f"{component}: upstream files not provided: {', '.join(missing)}; fetch them with "
+                            "onprem.k8snet.upstream_fetch from the role's pin list")
+    objects = module.build(plan, files)
+    artifacts = module.artifacts(plan, files) if hasattr(module, "artifacts") else []
+    return Build(objects=objects, artifacts=artifacts)
+
+
+def set_ip_families(service: dict, plan: dict) -> None:
+    """Make a Service fit the cluster's address families (upstream files assume IPv4 only)."""
+    families = plan["cluster"].get("service_cidr") or {}
+    spec = service.setdefault("spec", {})
+    if families.get("ipv4") and not families.get("ipv6"):
+        return
+    spec.pop("ipFamilies", None)  # the API server fills them in its own (primary first) order
+    spec["ipFamilyPolicy"] = "PreferDualStack" if families.get("ipv4") else "SingleStack"

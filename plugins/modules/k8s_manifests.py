@@ -1,0 +1,223 @@
+#!/usr/bin/python
+"""Module onprem.k8snet.k8s_manifests: build, validate and render the objects of one add-on."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_manifests
+author: k8snet maintainers
+version_added: 0.1.0
+short_description: Build, validate and render the final Kubernetes objects of one add-on
+description:
+  - Builds the final objects of one component from the network plan and the pinned upstream manifests
+    (as fetched by M(onprem.k8snet.upstream_fetch)), that is the upstream objects patched as the plan says
+    (interface, net-conf, images, Service type...) plus the objects the project generates (MetalLB pools
+    and advertisements...). Every object carries the label C(app.kubernetes.io/managed-by=k8snet).
+  - Validates every object against the strict OpenAPI schema of the target Kubernetes version
+    (kubernetes-validate), and every custom resource against the C(openAPIV3Schema) of its CRD in the same
+    upstream bundle. CEL rules (C(x-kubernetes-validations)) are not evaluated. When anything is invalid
+    the module fails listing every error (object and JSON path) and writes nothing.
+  - Writes one file per object into C(<dest>/<component>/), named C(NN-<kind>-<namespace>-<name>.yaml)
+    where C(NN) is the apply phase of the kind (sorting the names gives the apply order). Unchanged files
+    are not touched; files this module wrote earlier that are no longer wanted are deleted (only C(*.yaml)
+    files starting with the module's header line, so other files are left alone).
+  - Extra artifacts go to sub-directories; C(flannel) with per-node annotation writes Node patches to
+    C(node-annotations/) and C(metallb) writes the kube-proxy strictARP fragment to C(patches/).
+  - In C(api) mode roles render into a staging directory and apply RV(objects) in order with
+    kubernetes.core.k8s; RV(objects[].custom) marks the custom resources to apply once the controllers run.
+  - Runs on the controller.
+requirements:
+  - PyYAML
+  - kubernetes-validate, jsonschema and referencing (when O(validate=true))
+options:
+  component:
+    description:
+      - Which add-on to build. C(ingress) builds the controller that C(plan.ingress.controller) names.
+      - C(exposed_services) needs its builder in the collection; otherwise the module fails saying so.
+    type: str
+    required: true
+    choices: [flannel, metallb, ingress, gateway, exposed_services]
+  plan:
+    description: The network plan (C(network_plan_result.plan)).
+    type: dict
+    required: true
+  files:
+    description:
+      - Pin path -> local file, the RV(onprem.k8snet.upstream_fetch#module:paths) of upstream_fetch.
+      - A disabled component (e.g. C(plan.gateway_api.enabled=false)) needs none and renders nothing, which
+        prunes what an earlier run rendered.
+    type: dict
+    default: {}
+  dest:
+    description: Directory under which C(<component>/) is written (the plan's render directory, or a staging one).
+    type: path
+    required: true
+  validate:
+    description: Validate the objects before writing.
+    type: bool
+    default: true
+  kube_version:
+    description:
+      - Kubernetes minor version whose schemas are used, e.g. C(1.35).
+      - Defaults to the plan's C(cluster.kube_version).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: Builds and validates, reports what would be created, updated and deleted, and writes nothing.
+  diff_mode:
+    support: full
+    details: One before/after pair per changed file; files larger than 100000 characters are summarized.
+"""
+
+EXAMPLES = r"""
+- name: Render flannel into the render directory
+  onprem.k8snet.k8s_manifests:
+    component: flannel
+    plan: "{{ network_plan_result.plan }}"
+    files: "{{ flannel_files.paths }}"
+    dest: "{{ network_plan_result.plan.cluster.render_dir }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Build MetalLB into a staging directory for api mode
+  onprem.k8snet.k8s_manifests:
+    component: metallb
+    plan: "{{ network_plan_result.plan }}"
+    files: "{{ metallb_files.paths }}"
+    dest: "{{ k8snet_staging_dir }}"
+  delegate_to: localhost
+  run_once: true
+  register: metallb_manifests
+
+- name: Apply the controllers first, the custom resources later
+  kubernetes.core.k8s:
+    src: "{{ item.file }}"
+    apply: true
+    server_side_apply: {field_manager: k8snet}
+  loop: "{{ metallb_manifests.objects | rejectattr('custom') }}"
+"""
+
+RETURN = r"""
+directory:
+  description: The component directory written to (C(<dest>/<component>)).
+  returned: always
+  type: str
+kube_version:
+  description: Kubernetes version the objects were validated for.
+  returned: always
+  type: str
+objects:
+  description: Every object in apply order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    file: {description: Absolute path of its file, type: str}
+    apiVersion: {description: apiVersion, type: str}
+    kind: {description: kind, type: str}
+    namespace: {description: Namespace, empty for cluster-scoped objects, type: str}
+    name: {description: Name, type: str}
+    custom: {description: A custom resource (apply after its controller is running), type: bool}
+artifacts:
+  description: Files that are not whole objects to apply.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    file: {description: Absolute path, type: str}
+    type: {description: C(patch) (merge into an existing object, e.g. Node annotations) or C(fragment), type: str}
+    apiVersion: {description: apiVersion of the content, type: str}
+    kind: {description: kind of the content, type: str}
+    name: {description: metadata.name of the content, empty for fragments, type: str}
+created:
+  description: Files (relative to RV(directory)) created, or that would be in check mode.
+  returned: success
+  type: list
+  elements: str
+updated:
+  description: Files whose content changed.
+  returned: success
+  type: list
+  elements: str
+deleted:
+  description: Files removed because their object is no longer wanted.
+  returned: success
+  type: list
+  elements: str
+unchanged:
+  description: Files left as they were.
+  returned: success
+  type: list
+  elements: str
+errors:
+  description: Schema errors, each C(<Kind> <namespace>/<name>) then the JSON path and the message.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.onprem.k8snet.plugins.module_utils import addons, kube, render
+
+
+def _summaries(directory: str, bundle) -> tuple[list[dict], list[dict]]:
+    objects = []
+    for obj in bundle.objects:
+        meta = obj.get("metadata") or {}
+        objects.append({"file": os.path.join(directory, render.file_name(obj)), "apiVersion": obj["apiVersion"],
+                        "kind": obj["kind"], "namespace": meta.get("namespace") or "", "name": meta.get("name") or "",
+                        "custom": addons.is_custom(obj)})
+    artifacts = [{"file": os.path.join(directory, a.path), "type": a.kind, "apiVersion": a.content.get("apiVersion"),
+                  "kind": a.content.get("kind"), "name": (a.content.get("metadata") or {}).get("name") or ""}
+                 for a in bundle.artifacts]
+    return objects, artifacts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "component": {"type": "str", "required": True, "choices": list(addons.COMPONENTS)},
+            "plan": {"type": "dict", "required": True},
+            "files": {"type": "dict", "default": {}},
+            "dest": {"type": "path", "required": True},
+            "validate": {"type": "bool", "default": True},
+            "kube_version": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    plan, component = p["plan"], p["component"]
+    kube_version = str(p["kube_version"] or (plan.get("cluster") or {}).get("kube_version") or "")
+    directory = os.path.join(p["dest"], component)
+    base = {"directory": directory, "kube_version": kube_version}
+    try:
+        bundle = addons.build(component, plan, p["files"] or {})
+    except (kube.ManifestError, KeyError, TypeError) as exc:
+        module.fail_json(msg=f"Cannot build {component}: {exc}", **base)
+    if p["validate"]:
+        checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
+        try:
+            problems = kube.validate_objects(checked, kube_version)
+        except kube.SchemaUnavailable as exc:
+            module.fail_json(msg=f"Cannot validate {component}: {exc}", **base)
+        if problems:
+            errors = [str(x) for x in problems]
+            module.fail_json(msg=f"{component}: {len(errors)} schema error(s) for Kubernetes {kube_version}; "
+                                 "nothing was written:\n" + "\n".join(errors), errors=errors, **base)
+    try:
+        changes = render.render(directory, bundle.objects, bundle.artifacts, check=module.check_mode)
+    except (render.RenderError, OSError) as exc:
+        module.fail_json(msg=f"Cannot write {component} into {directory}: {exc}", **base)
+    objects, artifacts = _summaries(directory, bundle)
+    result = dict(base, changed=changes.changed, objects=objects, artifacts=artifacts, created=changes.created,
+                  updated=changes.updated, deleted=changes.deleted, unchanged=changes.unchanged)
+    if module._diff:
+        result["diff"] = changes.ansible_diff()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

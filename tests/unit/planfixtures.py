@@ -1,0 +1,151 @@
+"""A valid network plan (docs/ARCHITECTURE.md shape) for tests of code that reads plans.
+
+``make_plan(**overrides)`` returns the lab plan: three nodes whose chosen NIC is eth1 on
+192.168.56.0/24, one L2 pool, F5 ingress behind MetalLB. Overrides are merged deeply by
+section, e.g. ``make_plan(flannel={"mtu": 9000}, ingress={"exposure": "nodeport"})``; a value
+of :data:`DELETE` removes the key. Lists are replaced, not merged.
+
+``upstream_files()`` gives the ``files`` argument of the add-on builders from the local mirror
+of pinned manifests (``K8SNET_UPSTREAM_MIRROR``, default ``../shared/upstream`` beside the repo),
+skipping the test loudly when there is none.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+DELETE = object()
+REPO = Path(__file__).resolve().parents[2]
+
+
+def node(index: int, *, iface: str = "eth1", ipv6: str | None = None, control_plane: bool = False) -> dict:
+    address = f"192.168.56.{10 + index}"
+    return {
+        "address": address,
+        "control_plane": control_plane,
+        "iface": {"name": iface, "ipv4": address, "ipv6": ipv6, "prefix4": 24, "prefix6": 64 if ipv6 else None,
+                  "mtu": 1500, "method": "inventory_address", "reason": f"{iface}: holds {address}",
+                  "first_address": True},
+        "pod_mtu": 1450,
+        "ephemeral_ports": {"start": 32768, "end": 60999},
+        "reserved_ports": "30000-32767",
+        "host_ports": [{"protocol": "udp", "port": "8472", "why": "flannel vxlan"}],
+        "kernel_modules": [],
+        "firewall": {"kind": "none", "detail": ""},
+    }
+
+
+def pool(name: str = "lab-pool", addresses=("192.168.56.200-192.168.56.220",), mode: str = "l2",
+         interfaces: dict | None = None, **extra) -> dict:
+    if interfaces is None:
+        interfaces = {f"node{i}": "eth1" for i in (1, 2, 3)} if mode == "l2" else {}
+    return {"name": name, "mode": mode, "auto_assign": True, "avoid_buggy_ips": False,
+            "addresses": list(addresses), "ranges": [], "interfaces": interfaces, **extra}
+
+
+def peer(name: str = "peer-0", address: str = "10.0.0.1", asn: int = 64512, my_asn: int = 64513, **extra) -> dict:
+    base = {"name": name, "address": address, "asn": asn, "my_asn": my_asn, "port": 179, "hold_time": None,
+            "keepalive_time": None, "password_secret": None, "node_selectors": None}
+    base.update(extra)
+    return base
+
+
+def base_plan(nodes: int = 3) -> dict:
+    return {
+        "schema": 1,
+        "project_version": "0.1.0",
+        "cluster": {
+            "inventory_name": "lab", "apply": "render", "render_dir": "/tmp/rendered/lab", "kubeconfig": None,
+            "kube_version": "1.35", "allow_disruptive": False, "upstream_mirror": None, "registry_mirror": None,
+            "pod_cidr": {"ipv4": "10.244.0.0/16", "ipv6": None},
+            "service_cidr": {"ipv4": "10.96.0.0/12", "ipv6": None},
+            "node_pod_prefix": {"ipv4": 24, "ipv6": 64},
+            "pod_subnets": {"ipv4": {"capacity": 256, "used": nodes, "headroom": 256 - nodes}},
+            "nodeport_range": {"start": 30000, "end": 32767},
+            "control_plane": ["node1"],
+        },
+        "flannel": {"backend": "vxlan", "vni": 1, "port": 8472, "mtu": None, "iface_arg": "eth1",
+                    "annotate_nodes": False},
+        "metallb": {"enabled": True, "bgp_implementation": "native", "manage_kube_proxy": True,
+                    "pools": [pool()], "bgp_peers": []},
+        "ingress": {"enabled": True, "controller": "nginx", "exposure": "loadbalancer", "lb_ip": None,
+                    "http_nodeport": None, "https_nodeport": None, "default_class": True, "kind": "deployment",
+                    "custom_resources": True, "external_traffic_policy": "Local", "status_address": None},
+        "gateway_api": {"enabled": False},
+        "exposed_services": [],
+        "nodes": {f"node{i}": node(i, control_plane=i == 1) for i in range(1, nodes + 1)},
+        "warnings": [],
+    }
+
+
+def _merge(target: dict, overrides: dict) -> None:
+    for key, value in overrides.items():
+        if value is DELETE:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def make_plan(nodes: int = 3, **sections) -> dict:
+    """The lab plan with ``sections`` merged in (``cluster={...}``, ``ingress={...}``, ``nodes={...}``)."""
+    plan = base_plan(nodes)
+    _merge(plan, sections)
+    return plan
+
+
+# ------------------------------------------------------------------ upstream mirror
+
+
+def mirror_dir() -> Path | None:
+    configured = os.environ.get("K8SNET_UPSTREAM_MIRROR")
+    candidate = Path(configured) if configured else REPO.parent / "shared" / "upstream"
+    return candidate if (candidate / "MANIFEST.tsv").is_file() else None
+
+
+def require_mirror() -> Path:
+    found = mirror_dir()
+    if found is None:
+        pytest.skip("SKIPPED LOUDLY: no local mirror of the pinned upstream manifests. Set "
+                    "K8SNET_UPSTREAM_MIRROR to a directory laid out as <project>/<version>/<path> with "
+                    "MANIFEST.tsv (CI has ../shared/upstream); these tests check the real upstream files.")
+    return found
+
+
+def manifest_rows() -> list[dict]:
+    """MANIFEST.tsv of the mirror: project, version, relative_path, sha256, upstream_url."""
+    with open(require_mirror() / "MANIFEST.tsv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def upstream_files(*projects: str) -> dict[str, str]:
+    """Pin path -> mirror file for the given projects (all when none given)."""
+    root = require_mirror()
+    files = {}
+    for row in manifest_rows():
+        if projects and row["project"] not in projects:
+            continue
+        path = row["relative_path"].split("/", 2)[2]
+        if path in files and path != "LICENSE":
+            raise ValueError(f"{path} is pinned by several of {projects or 'all projects'}; ask for fewer")
+        files[path] = str(root / row["relative_path"])
+    return files
+
+
+# The upstream projects each component reads.
+COMPONENT_PROJECTS = {
+    "flannel": ("flannel",),
+    "metallb": ("metallb",),
+    "ingress": ("nginx-ingress", "ingress-nginx"),
+    "gateway": ("gateway-api", "nginx-gateway-fabric"),
+}
+
+
+def component_files(component: str) -> dict[str, str]:
+    return upstream_files(*COMPONENT_PROJECTS[component])
