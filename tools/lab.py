@@ -114,7 +114,7 @@ def run(*argv: str, check: bool = True, data: str | None = None,
 
 def tail(path: Path, lines: int = 15) -> str:
     try:
-        text = path.read_text(errors="replace").splitlines()
+        text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return f"(no {path})"
     return "\n".join("    " + line for line in text[-lines:])
@@ -128,7 +128,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.05):
         if result:
             return result
         if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise LabError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
 
 
@@ -676,7 +676,9 @@ class Supervisor:
                 "-M", self.node, "--private-network", "--console=read-only", "--link-journal=no",
                 "--resolv-conf=off", "--timezone=off", "-b"]
         with open(console, "ab") as out:
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            # TERM=dumb: the node's systemd writes its console log without colour codes.
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "TERM": "dumb"})
         leader = None
         try:
             leader = self.find_leader(child)
@@ -756,7 +758,7 @@ def wait_ready(node: str, timeout: float = BOOT_TIMEOUT) -> str:
     try:
         status = wait_for(answered, timeout, f"SSH on {node} ({address})", interval=0.1)
     except LabError as e:
-        raise LabError(f"{e}\n  console log: {Path(cfg['dir']) / 'console.log'}") from None
+        raise LabError(f"{e}; last console lines:\n{tail(Path(cfg['dir']) / 'console.log', 10)}") from None
     if status == "degraded":
         failed = run(*ssh_argv(address, "systemctl", "--failed", "--plain", "--no-legend"), check=False)
         units = [line.split()[0] for line in failed.stdout.splitlines() if line.strip()]
@@ -795,6 +797,16 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
         ready = pool.map(lambda n: wait_ready(n, timeout), plan["nodes"])
         statuses = dict(zip(plan["nodes"], ready, strict=True))
     return {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time}
+
+
+def save_logs() -> Path:
+    """Copy the nodes' logs out of the node dirs (destroy removes those) for a post-mortem."""
+    dest = STATE_DIR / "last-failure"
+    remove_tree(dest)
+    dest.mkdir(parents=True)
+    for log_file in NODES_DIR.glob("*/*.log"):
+        (dest / f"{log_file.parent.name}-{log_file.name}").write_bytes(log_file.read_bytes())
+    return dest
 
 
 def write_inventory(layout: str, count: int) -> None:
@@ -912,10 +924,13 @@ def cmd_create(args) -> int:
     try:
         result = create(args.layout, args.nodes, args.client_ip or [], args.timeout)
     except BaseException as e:
-        print(f"lab: create failed: {e}" if isinstance(e, LabError) else f"lab: create interrupted: {e!r}",
-              file=sys.stderr)
-        print("lab: removing what was made ...", file=sys.stderr)
-        destroy(quiet=True)
+        logs = save_logs()
+        try:
+            print(f"lab: create failed: {e}" if isinstance(e, LabError) else f"lab: create interrupted: {e!r}",
+                  file=sys.stderr)
+            print(f"lab: node logs kept in {logs}; removing what was made ...", file=sys.stderr)
+        finally:
+            destroy(quiet=True)
         if isinstance(e, LabError | KeyboardInterrupt):
             return 1
         raise
@@ -1071,6 +1086,9 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as e:
         print(f"lab: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
