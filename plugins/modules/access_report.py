@@ -1,0 +1,92 @@
+#!/usr/bin/python
+"""Module onprem.k8snet.access_report: how to reach every Service, live or rendered."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: access_report
+author: k8snet maintainers
+version_added: 0.1.0
+short_description: List how to reach each Service, and the workloads that use the host network
+description:
+  - For every Service, the development access options operators reach for, that is the NodePort URL
+    on every node, the LoadBalancer address, the Ingress host and path that route to it, the
+    C(kubectl port-forward) command and the API server proxy URL.
+  - Lists the workloads that use C(hostNetwork) or C(hostPort) (discouraged), except this project's
+    own host-network ingress controller.
+  - Reads live objects (O(objects), from M(kubernetes.core.k8s_info)) or a render directory
+    (O(directory), every C(*.yaml) below it). Changes nothing; run it on the controller.
+options:
+  objects:
+    description: Kubernetes objects (Services, Ingresses, workloads).
+    type: list
+    elements: dict
+    default: []
+  directory:
+    description: A render directory to read objects from, in addition to O(objects).
+    type: path
+  nodes:
+    description: Node name to the address to use in NodePort URLs.
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: How to reach what was rendered
+  onprem.k8snet.access_report:
+    directory: rendered/lab
+    nodes: {node1: 192.168.56.11, node2: 192.168.56.12}
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+lines:
+  description: The report as readable lines.
+  returned: always
+  type: list
+  elements: str
+services:
+  description: Per Service C({namespace, name, type, ways}).
+  returned: always
+  type: list
+  elements: dict
+host_network:
+  description: Workloads using hostNetwork or hostPort.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.onprem.k8snet.plugins.module_utils.access import report
+from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_file
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"objects": {"type": "list", "elements": "dict", "default": []},
+                       "directory": {"type": "path"},
+                       "nodes": {"type": "dict", "required": True}},
+        supports_check_mode=True,
+    )
+    objects = list(module.params["objects"])
+    directory = module.params["directory"]
+    if directory:
+        if not os.path.isdir(directory):
+            module.fail_json(msg=f"{directory} is not a directory (nothing rendered yet?)")
+        for path in sorted(glob.glob(os.path.join(directory, "**", "*.yaml"), recursive=True)):
+            objects += [o for o in load_file(path) if isinstance(o, dict) and o.get("kind")]
+    module.exit_json(changed=False, **report(objects, module.params["nodes"]))
+
+
+if __name__ == "__main__":
+    main()
