@@ -23,6 +23,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,7 +39,8 @@ SELF = Path(__file__).resolve()
 STATE_DIR = Path("/var/lib/k8snet-lab")
 CACHE_DIR = Path("/var/cache/k8snet-lab")
 STATE_FILE = STATE_DIR / "state.json"
-LOCK_FILE = STATE_DIR / ".lock"
+LOCK_FILE = STATE_DIR / ".lock"                 # short: every read-modify-write of the state
+COMMAND_LOCK = STATE_DIR / ".command.lock"      # long: create, destroy, restart, one at a time
 KEY = STATE_DIR / "id_ed25519"
 NODES_DIR = STATE_DIR / "nodes"
 INVENTORY_DIR = STATE_DIR / "inventory"
@@ -151,7 +153,6 @@ def require_root() -> None:
 
 
 def require_tools(*tools: str) -> None:
-    import shutil
     packages = {"systemd-nspawn": "systemd-container", "debootstrap": "debootstrap", "nft": "nftables",
                 "ip": "iproute2", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
                 "nsenter": "util-linux", "chroot": "coreutils"}
@@ -248,6 +249,17 @@ def locked_state():
         state = read_state()
         yield state
         write_state(state)
+
+
+@contextlib.contextmanager
+def command_lock():
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(COMMAND_LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LabError("another tools/lab.py create/destroy/restart is running; wait for it") from None
+        yield
 
 
 def record(kind: str, item: str) -> None:
@@ -616,6 +628,9 @@ def node_records(cfg: dict) -> list[dict]:
 def stop_node(state: dict, node: str, timeout: float = STOP_TIMEOUT) -> None:
     """Clean shutdown through the supervisor; forced (by recorded PIDs) at the deadline."""
     cfg = node_config(state, node)
+    if not alive(cfg.get("supervisor")):                 # crashed: nobody to ask for a clean shutdown
+        kill_nodes([cfg])
+        return
     signal_recorded(cfg.get("supervisor"), signal.SIGTERM)
     try:
         wait_for(lambda: not any(alive(r) for r in node_records(cfg)), timeout, f"{node} to shut down", 0.1)
@@ -742,8 +757,10 @@ def wait_ready(node: str, timeout: float = BOOT_TIMEOUT) -> str:
     deadline = time.monotonic() + timeout
     cfg = node_config(read_state(), node)
     address = cfg["address"]
+    ssh_error = ""
 
     def answered():
+        nonlocal ssh_error
         sup = node_config(read_state(), node).get("supervisor")
         if not alive(sup):
             raise LabError(f"{node} stopped while booting. Supervisor log:\n"
@@ -753,12 +770,14 @@ def wait_ready(node: str, timeout: float = BOOT_TIMEOUT) -> str:
             return None
         probe = run(*ssh_argv(address, "systemctl", "is-system-running", "--wait"), check=False,
                     timeout=max(5.0, deadline - time.monotonic()))
-        return probe.stdout.strip() if probe.stdout.strip() else None
+        ssh_error = probe.stderr.strip()
+        return probe.stdout.strip() or None
 
     try:
         status = wait_for(answered, timeout, f"SSH on {node} ({address})", interval=0.1)
     except LabError as e:
-        raise LabError(f"{e}; last console lines:\n{tail(Path(cfg['dir']) / 'console.log', 10)}") from None
+        said = f"; ssh said: {ssh_error}" if ssh_error else ""
+        raise LabError(f"{e}{said}; last console lines:\n{tail(Path(cfg['dir']) / 'console.log', 10)}") from None
     if status == "degraded":
         failed = run(*ssh_argv(address, "systemctl", "--failed", "--plain", "--no-legend"), check=False)
         units = [line.split()[0] for line in failed.stdout.splitlines() if line.strip()]
@@ -921,36 +940,46 @@ def print_status(st: dict) -> None:
 # ---------------------------------------------------------------- commands
 
 def cmd_create(args) -> int:
-    try:
-        result = create(args.layout, args.nodes, args.client_ip or [], args.timeout)
-    except BaseException as e:
-        logs = save_logs()
+    require_root()
+    lab_plan(args.layout, args.nodes)                  # bad arguments: fail before touching a running lab
+    for address in args.client_ip or []:
+        client_cidr(address)
+    require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
+    with command_lock():
         try:
-            print(f"lab: create failed: {e}" if isinstance(e, LabError) else f"lab: create interrupted: {e!r}",
-                  file=sys.stderr)
-            print(f"lab: node logs kept in {logs}; removing what was made ...", file=sys.stderr)
-        finally:
-            destroy(quiet=True)
-        if isinstance(e, LabError | KeyboardInterrupt):
-            return 1
-        raise
+            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout)
+        except BaseException as e:
+            clean_up_failed_create(e)
+            if isinstance(e, LabError | KeyboardInterrupt):
+                return 1
+            raise
     built = f"image built in {result['build_seconds']:.0f} s, " if result["build_seconds"] else ""
     log(f"lab up: {built}{args.nodes} nodes ready in {result['boot_seconds']:.1f} s")
     print_status(status())
-    degraded = {n: s for n, s in result["statuses"].items() if s != "running"}
-    for node, st in degraded.items():
-        log(f"  note: {node} is {st}")
+    for node, st in result["statuses"].items():
+        if st != "running":
+            log(f"  note: {node} is {st}")
     log(f"inventory: {INVENTORY_DIR / 'hosts.yml'}\n"
         "log in: tools/lab.py shell node1    tear down: tools/lab.py destroy")
     return 0
 
 
+def clean_up_failed_create(error: BaseException) -> None:
+    logs = save_logs()
+    try:
+        what = f"failed: {error}" if isinstance(error, LabError) else f"interrupted: {error!r}"
+        print(f"lab: create {what}\nlab: node logs kept in {logs}; removing what was made ...", file=sys.stderr)
+    finally:
+        destroy(quiet=True)
+
+
 def cmd_destroy(_args) -> int:
     require_root()
-    if not read_state() and not leftovers():
-        log("no lab to destroy")
-        return 0
-    return 1 if destroy() else 0
+    with command_lock():
+        if not read_state() and not leftovers():
+            log("no lab to destroy")
+            return 0
+        return 1 if destroy() else 0
 
 
 def cmd_status(args) -> int:
@@ -989,13 +1018,15 @@ def cmd_shell(args) -> int:
 
 
 def cmd_restart(args) -> int:
-    state = require_lab()
-    node_config(state, args.node)
-    started = time.monotonic()
-    stop_node(state, args.node)
-    mount_overlay(args.node, Path(state["rootfs"]))
-    start_supervisor(args.node)
-    st = wait_ready(args.node, args.timeout)
+    require_root()
+    with command_lock():
+        state = require_lab()
+        node_config(state, args.node)
+        started = time.monotonic()
+        stop_node(state, args.node)
+        mount_overlay(args.node, Path(state["rootfs"]))
+        start_supervisor(args.node)
+        st = wait_ready(args.node, args.timeout)
     log(f"{args.node} restarted in {time.monotonic() - started:.1f} s ({st})")
     return 0
 
@@ -1089,6 +1120,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                               # `tools/lab.py status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

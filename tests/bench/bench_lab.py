@@ -47,7 +47,7 @@ def main() -> int:
     avail_before = meminfo_kib("MemAvailable")
     started = time.monotonic()
     try:
-        with contextlib.redirect_stdout(sys.stderr):               # create's own progress lines
+        with contextlib.redirect_stdout(sys.stderr), lab.command_lock():   # create's progress: to stderr
             result = lab.create("vagrant", args.nodes, [])
         wall = time.monotonic() - started
         print(f"{args.nodes} nodes SSH-ready: {wall:.1f} s (target < 30 s for 3; "
