@@ -55,7 +55,7 @@ def peer(name: str = "peer-0", address: str = "10.0.0.1", asn: int = 64512, my_a
     return base
 
 
-def base_plan(nodes: int = 3) -> dict:
+def base_plan(node_count: int = 3) -> dict:
     return {
         "schema": 1,
         "project_version": "0.1.0",
@@ -65,7 +65,7 @@ def base_plan(nodes: int = 3) -> dict:
             "pod_cidr": {"ipv4": "10.244.0.0/16", "ipv6": None},
             "service_cidr": {"ipv4": "10.96.0.0/12", "ipv6": None},
             "node_pod_prefix": {"ipv4": 24, "ipv6": 64},
-            "pod_subnets": {"ipv4": {"capacity": 256, "used": nodes, "headroom": 256 - nodes}},
+            "pod_subnets": {"ipv4": {"capacity": 256, "used": node_count, "headroom": 256 - node_count}},
             "nodeport_range": {"start": 30000, "end": 32767},
             "control_plane": ["node1"],
         },
@@ -78,7 +78,7 @@ def base_plan(nodes: int = 3) -> dict:
                     "custom_resources": True, "external_traffic_policy": "Local", "status_address": None},
         "gateway_api": {"enabled": False},
         "exposed_services": [],
-        "nodes": {f"node{i}": node(i, control_plane=i == 1) for i in range(1, nodes + 1)},
+        "nodes": {f"node{i}": node(i, control_plane=i == 1) for i in range(1, node_count + 1)},
         "warnings": [],
     }
 
@@ -93,9 +93,9 @@ def _merge(target: dict, overrides: dict) -> None:
             target[key] = copy.deepcopy(value)
 
 
-def make_plan(nodes: int = 3, **sections) -> dict:
+def make_plan(node_count: int = 3, **sections) -> dict:
     """The lab plan with ``sections`` merged in (``cluster={...}``, ``ingress={...}``, ``nodes={...}``)."""
-    plan = base_plan(nodes)
+    plan = base_plan(node_count)
     _merge(plan, sections)
     return plan
 
@@ -149,3 +149,68 @@ COMPONENT_PROJECTS = {
 
 def component_files(component: str) -> dict[str, str]:
     return upstream_files(*COMPONENT_PROJECTS[component])
+
+
+# ------------------------------------------------------------------ running a module in-process
+
+
+class ModuleExit(Exception):
+    def __init__(self, result: dict):
+        super().__init__(result.get("msg", ""))
+        self.result = result
+
+
+def run_module(main, args: dict, *, check_mode: bool = False, diff: bool = False) -> dict:
+    """Run a module's ``main()`` with ``args`` through its real argument_spec; return its result.
+
+    ``exit_json``/``fail_json`` are replaced so the result comes back as a dict (``failed`` is
+    true for fail_json), in the style of kubernetes.core's unit tests.
+    """
+    from unittest import mock
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+
+    def exit_json(self, **kwargs):
+        raise ModuleExit({"failed": False, **kwargs})
+
+    def fail_json(self, msg, **kwargs):
+        raise ModuleExit({"failed": True, "msg": msg, **kwargs})
+
+    with patch_module_args(args), mock.patch.multiple(basic.AnsibleModule, exit_json=exit_json,
+                                                      fail_json=fail_json):
+        try:
+            main()
+        except ModuleExit as done:
+            return done.result
+    raise AssertionError("the module returned without exit_json or fail_json")
+
+
+# ------------------------------------------------------------------ building add-ons from the mirror
+
+
+def build_component(component: str, plan: dict):
+    """addons.build() with the mirror's files for that component."""
+    from ansible_collections.onprem.k8snet.plugins.module_utils import addons
+
+    return addons.build(component, plan, component_files(component))
+
+
+def schema_errors(bundle, version: str) -> list[str]:
+    """Every schema error of a build's objects and validated artifacts, as strings."""
+    from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+
+    checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
+    return [str(p) for p in kube.validate_objects(checked, version)]
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
+    found = [o for o in by_kind(objects, kind) if name is None or o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]

@@ -12,6 +12,7 @@ patches of objects the project does not own, configuration fragments).
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 
 from ..kube import ManifestError, add_managed_label, load_file, mirror_images
@@ -65,9 +66,25 @@ def order_of(obj: dict) -> int:
     return KIND_ORDER.get(obj["kind"], CUSTOM_ORDER)
 
 
-def sort_key(obj: dict) -> tuple:
+_UNSAFE = re.compile(r"[^a-z0-9.-]+")
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text.lower()).strip("_") or "_"
+
+
+def file_name(obj: dict) -> str:
+    """``NN-<kind>-<namespace>-<name>.yaml`` (no namespace part for cluster-scoped objects).
+
+    Objects are applied in the order of these names, so the apply order and the rendered
+    directory listing are the same thing.
+    """
     meta = obj.get("metadata") or {}
-    return order_of(obj), obj["kind"].lower(), meta.get("namespace") or "", meta.get("name") or ""
+    parts = [f"{order_of(obj):02d}", _safe(obj["kind"])]
+    if meta.get("namespace"):
+        parts.append(_safe(meta["namespace"]))
+    parts.append(_safe(meta.get("name") or ""))
+    return "-".join(parts) + ".yaml"
 
 
 def finish(objects: list[dict], plan: dict) -> list[dict]:
@@ -76,7 +93,7 @@ def finish(objects: list[dict], plan: dict) -> list[dict]:
     for obj in objects:
         add_managed_label(obj)
         mirror_images(obj, mirror)
-    return sorted(objects, key=sort_key)
+    return sorted(objects, key=file_name)
 
 
 def load(files: dict[str, str], path: str) -> list[dict]:
