@@ -118,3 +118,30 @@ def test_disabling_a_component_prunes_its_files(tmp_path):
     assert result["changed"] and result["objects"] == [] and len(result["deleted"]) > 30
     assert [p for p in (tmp_path / "gateway").iterdir() if p.name.endswith(".yaml")] == []
     assert render.existing_files(str(tmp_path / "gateway")) == {}
+
+
+def real_plan(**cluster_vars) -> dict:
+    from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan
+
+    from .inputs import lab_inputs
+
+    plan, problems = build_plan(lab_inputs(3, **cluster_vars))
+    assert plan is not None, problems.report()
+    return plan
+
+
+def test_plan_fixture_has_the_real_plan_layout():
+    real, fixture = real_plan(), make_plan()
+    for section in ("cluster", "flannel", "metallb", "ingress", "gateway_api"):
+        assert set(fixture[section]) == set(real[section]), section
+    assert set(fixture["nodes"]["node1"]) >= set(real["nodes"]["node1"]) - {"kernel_modules", "firewall"}
+    assert set(fixture["nodes"]["node1"]["iface"]) == set(real["nodes"]["node1"]["iface"])
+
+
+@pytest.mark.parametrize("component", ["flannel", "metallb", "ingress", "gateway"])
+def test_a_real_plan_renders_and_validates(tmp_path, component):
+    plan = real_plan(metallb_pools=[{"name": "lab-pool", "addresses": ["192.168.56.200-192.168.56.220"]}],
+                     gateway_api_enabled=True, ingress_lb_ip="192.168.56.200")
+    result = run(component, tmp_path, plan)
+    assert not result["failed"], result.get("msg")
+    assert result["objects"]
