@@ -52,6 +52,9 @@ CLUSTER_OWNED_IFACE_PREFIXES = ("flannel", "cni", "kube-ipvs", "cali", "tunl", "
                                 "cilium", "weave", "nodelocaldns", "kube-bridge")
 
 SHOW = 5  # hosts named in one message before "and N more"
+# Ansible's spellings of booleans (what `| bool` accepts).
+_TRUE = {"true", "yes", "on", "1", "y", "t"}
+_FALSE = {"false", "no", "off", "0", "n", "f"}
 
 
 def _names(hosts: list[str]) -> str:
@@ -98,7 +101,7 @@ class PlanBuilder:
                     key = repr(first) if value == first else repr(value)
                     seen.setdefault(key, []).append(host)
             if first is not None:
-                values[name] = first
+                values[name] = self.coerce(name, first, var.default)
             if len(seen) > 1:
                 variants = "; ".join(f"{k} on {_names(v)}" for k, v in seen.items())
                 self.problems.error(name, first, f"differs between hosts ({variants}); it is cluster-wide",
@@ -108,6 +111,20 @@ class PlanBuilder:
                 self.problems.error(name, first, f"is set on some hosts but not on {_names(missing)}",
                                     "set it once for the whole cluster (group_vars/k8s_cluster)")
         self.s = values
+
+    def coerce(self, name: str, value: object, default: object) -> object:
+        """`-e name=value` gives strings: read them as the boolean or integer the variable is."""
+        if not isinstance(value, str):
+            return value
+        if isinstance(default, bool):
+            lowered = value.strip().lower()
+            if lowered in _TRUE or lowered in _FALSE:
+                return lowered in _TRUE
+            self.problems.error(name, value, "is not a boolean", "use true or false")
+            return default
+        if (isinstance(default, int) or default == "auto") and value.strip().isdigit():
+            return int(value)
+        return value
 
     def check_unknown_variables(self) -> None:
         for name, hosts in sorted(self.unknown.items()):

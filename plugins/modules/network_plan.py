@@ -99,8 +99,9 @@ def main():
         module.warn(str(warning))
     if problems.errors:
         if module.params["fail_on_error"]:
+            # The message holds the readable list; `errors` the same, structured, for tooling.
             module.fail_json(msg="The network plan has problems; nothing was changed.\n" + problems.report(),
-                             **result)
+                             errors=result["errors"])
         module.exit_json(**result)
     result["summary"] = summarize_plan(plan)
     module.exit_json(**result)

@@ -121,7 +121,7 @@ def test_service_family_must_match_pod_family():
     ("10.244.0.0/16", 12, "must be longer"),
     ("10.0.0.0/8", 25, "more than 16 bits"),
     ("10.244.0.0/23", 24, "2 node subnets"),
-    ("10.244.0.0/16", "24", "not a prefix"),
+    ("10.244.0.0/16", "twenty", "not a prefix"),
 ])
 def test_node_pod_prefix(pod, prefix, words):
     error = one_error(lab_inputs(k8s_pod_cidr=pod, k8s_node_pod_prefix=prefix), "k8s_node_pod_prefix")
@@ -300,7 +300,8 @@ def test_disabled_metallb_ignores_pools():
     ("flannel_vni", 16777216, "1..16777215"),
     ("flannel_port", 70000, "1..65535"),
     ("flannel_mtu", 1000, "1280..9000"),
-    ("flannel_mtu", "1500", "1280..9000"),
+    ("flannel_mtu", "jumbo", "1280..9000"),
+    ("metallb_enabled", "perhaps", "not a boolean"),
 ])
 def test_flannel_settings(variable, value, words):
     assert words in one_error(lab_inputs(**{variable: value}), variable).why
@@ -416,6 +417,13 @@ def test_inputs_are_not_modified():
     before = copy.deepcopy(inputs)
     build_plan(inputs)
     assert inputs == before
+
+
+def test_command_line_strings_are_read_as_booleans_and_integers():
+    plan = plan_of(lab_inputs(metallb_enabled="false", ingress_exposure="nodeport", flannel_vni="2",
+                              flannel_mtu="1400"))
+    assert plan["metallb"]["enabled"] is False
+    assert plan["flannel"]["vni"] == 2 and plan["flannel"]["mtu"] == 1400
 
 
 def test_with_vars_helper_applies_to_every_host():
