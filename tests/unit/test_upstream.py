@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
 from ansible_collections.onprem.k8snet.plugins.modules import upstream_fetch
 
-from .planfixtures import manifest_rows, require_mirror, run_module
+from .planfixtures import REPO, manifest_rows, require_mirror, run_module
 
 FLANNEL = {"project": "flannel", "version": "v0.28.9", "path": "Documentation/kube-flannel.yml",
            "sha256": "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0"}
@@ -205,3 +205,46 @@ def test_module_argument_spec_requires_sha256(tmp_path):
     pin = {k: v for k, v in FLANNEL.items() if k != "sha256"}
     result = run_module(upstream_fetch.main, {"files": [pin], "cache_dir": str(tmp_path)})
     assert result["failed"] and "sha256" in result["msg"]
+
+
+# ------------------------------------------------------------------ the pin tables of the roles
+
+ROLE_PINS = {  # role -> (variable prefix, project) per pinned project
+    "flannel": [("flannel", "flannel")],
+    "metallb": [("metallb", "metallb")],
+    "ingress": [("ingress", "nginx-ingress"), ("ingress_nginx", "ingress-nginx")],
+    "gateway_api": [("gateway_api", "gateway-api"), ("gateway_api_ngf", "nginx-gateway-fabric")],
+}
+
+
+def role_pins(role: str) -> list[dict]:
+    import yaml
+
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    return [{**item, "project": project, "version": defaults[f"{prefix}_version"]}
+            for prefix, project in ROLE_PINS[role] for item in defaults[f"{prefix}_manifests"]]
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_PINS))
+def test_role_pins_match_the_manifest(role):
+    rows = {r["relative_path"]: r["sha256"] for r in manifest_rows()}
+    for pin in role_pins(role):
+        assert rows[upstream.Pin.from_dict(pin).relpath] == pin["sha256"], pin["path"]
+
+
+@pytest.mark.parametrize("component, role", [("flannel", "flannel"), ("metallb", "metallb"), ("ingress", "ingress"),
+                                             ("gateway", "gateway_api")])
+def test_role_pins_cover_every_file_the_builders_read(component, role):
+    from ansible_collections.onprem.k8snet.plugins.module_utils import addons
+
+    from .planfixtures import make_plan
+
+    pinned = {p["path"] for p in role_pins(role)}
+    needed = set()
+    for ingress in ({"exposure": e, "kind": k, "controller": c, "custom_resources": True}
+                    for e in ("loadbalancer", "nodeport", "hostnetwork") for k in ("deployment", "daemonset")
+                    for c in ("nginx", "ingress-nginx")):
+        for bgp in ("native", "frr-k8s"):
+            plan = make_plan(ingress=ingress, metallb={"bgp_implementation": bgp}, gateway_api={"enabled": True})
+            needed |= set(addons.required_files(component, plan))
+    assert needed == pinned
