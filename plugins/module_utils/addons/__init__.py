@@ -7,11 +7,13 @@ patches of objects the project does not own, configuration fragments).
 
 ``files`` maps a pin path (``Documentation/kube-flannel.yml``) to the local file that
 ``onprem.k8snet.upstream_fetch`` verified.
+
+A new builder module is added to :func:`_builders` with a static import: Ansible ships to the
+module only the module_utils it can see imported.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 
@@ -118,12 +120,10 @@ def module_for(component: str, plan: dict):
     if component == "ingress":
         name = "ingress_nginx" if (plan.get("ingress") or {}).get("controller") == "ingress-nginx" \
             else "nginx_ingress"
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{name}":
-            raise
-        raise ManifestError(f"component {component!r} has no builder in this version of the collection") from exc
+    module = _builders().get(name)
+    if module is None:
+        raise ManifestError(f"component {component!r} has no builder in this version of the collection")
+    return module
 
 
 def required_files(component: str, plan: dict) -> list[str]:
@@ -149,3 +149,11 @@ def set_ip_families(service: dict, plan: dict) -> None:
         return
     spec.pop("ipFamilies", None)  # the API server fills them in its own (primary first) order
     spec["ipFamilyPolicy"] = "PreferDualStack" if families.get("ipv4") else "SingleStack"
+
+
+def _builders() -> dict:
+    # Imported here, not at the top: the builders import this package's helpers.
+    from . import flannel, gateway, ingress_nginx, metallb, nginx_ingress
+
+    return {"flannel": flannel, "metallb": metallb, "nginx_ingress": nginx_ingress, "ingress_nginx": ingress_nginx,
+            "gateway": gateway}
