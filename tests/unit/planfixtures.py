@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import os
 from pathlib import Path
 
@@ -103,16 +104,66 @@ def make_plan(node_count: int = 3, **sections) -> dict:
 # ------------------------------------------------------------------ upstream mirror
 
 
-def mirror_dir() -> Path | None:
+ROLE_PINS = {  # role -> (variable prefix, upstream project) of each pin table in roles/<role>/defaults
+    "flannel": [("flannel", "flannel")],
+    "metallb": [("metallb", "metallb")],
+    "ingress": [("ingress", "nginx-ingress"), ("ingress_nginx", "ingress-nginx")],
+    "gateway_api": [("gateway_api", "gateway-api"), ("gateway_api_ngf", "nginx-gateway-fabric")],
+}
+INTERNET_MIRROR = REPO / ".cache" / "upstream-mirror"
+
+
+def role_pins(role: str) -> list[dict]:
+    """The pins of a role's defaults, as upstream_fetch takes them."""
+    import yaml
+
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    return [{**item, "project": project, "version": defaults[f"{prefix}_version"]}
+            for prefix, project in ROLE_PINS[role] for item in defaults[f"{prefix}_manifests"]]
+
+
+def _is_mirror(path: Path) -> bool:
+    return (path / "MANIFEST.tsv").is_file()
+
+
+@functools.lru_cache(maxsize=1)
+def _internet_mirror(directory: Path = INTERNET_MIRROR) -> tuple[Path | None, str]:
+    """Download every role pin from upstream into ``directory`` (a mirror with MANIFEST.tsv)."""
+    from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
+
+    rows = []
+    try:
+        for role in ROLE_PINS:
+            pins = role_pins(role)
+            upstream.fetch(pins, mirror=None, cache_dir=str(directory), timeout=15)
+            rows += [upstream.Pin.from_dict(p) for p in pins]
+    except upstream.UpstreamError as exc:
+        return None, str(exc).splitlines()[0]
+    lines = ["project\tversion\trelative_path\tsha256\tupstream_url"]
+    lines += [f"{p.project}\t{p.version}\t{p.relpath}\t{p.sha256}\t{p.upstream_url}" for p in rows]
+    (directory / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    return directory, ""
+
+
+def mirror_dir() -> tuple[Path | None, str]:
+    """(mirror directory or None, why there is none)."""
     configured = os.environ.get("K8SNET_UPSTREAM_MIRROR")
-    candidate = Path(configured) if configured else REPO.parent / "shared" / "upstream"
-    return candidate if (candidate / "MANIFEST.tsv").is_file() else None
+    if configured:
+        path = Path(configured)
+        return (path, "") if _is_mirror(path) else (None, f"K8SNET_UPSTREAM_MIRROR={configured} has no MANIFEST.tsv")
+    default = REPO.parent / "shared" / "upstream"
+    if _is_mirror(default):
+        return default, ""
+    if _is_mirror(INTERNET_MIRROR):
+        return INTERNET_MIRROR, ""
+    found, why = _internet_mirror()
+    return found, f"no local mirror at {default} and the internet failed: {why}"
 
 
 def require_mirror() -> Path:
-    found = mirror_dir()
+    found, why = mirror_dir()
     if found is None:
-        pytest.skip("SKIPPED LOUDLY: no local mirror of the pinned upstream manifests. Set "
+        pytest.skip(f"SKIPPED LOUDLY: the pinned upstream manifests are unavailable ({why}). Set "
                     "K8SNET_UPSTREAM_MIRROR to a directory laid out as <project>/<version>/<path> with "
                     "MANIFEST.tsv (CI has ../shared/upstream); these tests check the real upstream files.")
     return found

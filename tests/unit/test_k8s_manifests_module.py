@@ -30,7 +30,7 @@ def test_render_is_idempotent(tmp_path, component):
     assert sorted(first["created"]) == written
     for entry in first["objects"]:
         with open(entry["file"]) as handle:
-            obj = yaml.safe_load(handle)
+            obj = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         assert (obj["kind"], obj["metadata"]["name"]) == (entry["kind"], entry["name"])
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "k8snet"
     assert [e["file"] for e in first["objects"]] == sorted(e["file"] for e in first["objects"])

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
 from ansible_collections.onprem.k8snet.plugins.modules import upstream_fetch
 
-from .planfixtures import REPO, manifest_rows, require_mirror, run_module
+from .planfixtures import ROLE_PINS, manifest_rows, require_mirror, role_pins, run_module
 
 FLANNEL = {"project": "flannel", "version": "v0.28.9", "path": "Documentation/kube-flannel.yml",
            "sha256": "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0"}
@@ -54,7 +54,7 @@ def http_mirror(monkeypatch):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", requests
     server.shutdown()
@@ -209,22 +209,6 @@ def test_module_argument_spec_requires_sha256(tmp_path):
 
 # ------------------------------------------------------------------ the pin tables of the roles
 
-ROLE_PINS = {  # role -> (variable prefix, project) per pinned project
-    "flannel": [("flannel", "flannel")],
-    "metallb": [("metallb", "metallb")],
-    "ingress": [("ingress", "nginx-ingress"), ("ingress_nginx", "ingress-nginx")],
-    "gateway_api": [("gateway_api", "gateway-api"), ("gateway_api_ngf", "nginx-gateway-fabric")],
-}
-
-
-def role_pins(role: str) -> list[dict]:
-    import yaml
-
-    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
-    return [{**item, "project": project, "version": defaults[f"{prefix}_version"]}
-            for prefix, project in ROLE_PINS[role] for item in defaults[f"{prefix}_manifests"]]
-
-
 @pytest.mark.parametrize("role", sorted(ROLE_PINS))
 def test_role_pins_match_the_manifest(role):
     rows = {r["relative_path"]: r["sha256"] for r in manifest_rows()}
@@ -248,3 +232,16 @@ def test_role_pins_cover_every_file_the_builders_read(component, role):
             plan = make_plan(ingress=ingress, metallb={"bgp_implementation": bgp}, gateway_api={"enabled": True})
             needed |= set(addons.required_files(component, plan))
     assert needed == pinned
+
+
+def test_without_mirror_the_tests_skip_loudly_or_use_the_internet(tmp_path, monkeypatch):
+    from . import planfixtures
+
+    found, why = planfixtures._internet_mirror.__wrapped__(tmp_path)
+    if found is None:  # offline: the reason is the first failing download
+        assert "cannot read https://raw.githubusercontent.com/" in why
+    else:
+        assert (found / "MANIFEST.tsv").is_file() and (found / "flannel" / "v0.28.9").is_dir()
+    monkeypatch.setenv("K8SNET_UPSTREAM_MIRROR", str(tmp_path / "nothing"))
+    with pytest.raises(pytest.skip.Exception, match=r"SKIPPED LOUDLY.*has no MANIFEST\.tsv"):
+        planfixtures.require_mirror()
