@@ -184,10 +184,13 @@ class SchemaUnavailable(Exception):
 
 def _schema_root() -> str:
     try:
+        import jsonschema  # noqa: F401  (checked here so that a missing one is reported clearly)
         import kubernetes_validate
+        import referencing  # noqa: F401
     except ImportError as exc:
-        raise SchemaUnavailable("the Python package kubernetes-validate is needed on the controller to "
-                                "validate objects (pip install kubernetes-validate)") from exc
+        raise SchemaUnavailable(f"the Python package {exc.name} is needed on the controller to validate "
+                                "objects (pip install kubernetes-validate, which brings jsonschema and "
+                                "referencing)") from exc
     return os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema")
 
 

@@ -181,8 +181,9 @@ def fetch(pins: list[dict | Pin], mirror: str | None = None, cache_dir: str | No
     owners: dict[str, Pin] = {}
     for item in pins:
         try:
-            pin = item if isinstance(item, Pin) else Pin.from_dict(item)
-            pin.check()
+            pin = item if isinstance(item, Pin) else Pin.from_dict(item)  # from_dict checks
+            if isinstance(item, Pin):
+                pin.check()
         except UpstreamError as exc:
             errors.append(str(exc))
             continue

@@ -195,8 +195,11 @@ def main():
     base = {"directory": directory, "kube_version": kube_version}
     try:
         bundle = addons.build(component, plan, p["files"] or {})
-    except (kube.ManifestError, KeyError, TypeError) as exc:
+    except kube.ManifestError as exc:
         module.fail_json(msg=f"Cannot build {component}: {exc}", **base)
+    except (KeyError, TypeError, AttributeError) as exc:
+        module.fail_json(msg=f"Cannot build {component}: the plan does not have the expected layout ({exc!r}); "
+                             "pass network_plan_result.plan from onprem.k8snet.network_plan", **base)
     if p["validate"]:
         checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
         try:

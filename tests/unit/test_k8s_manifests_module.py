@@ -145,3 +145,8 @@ def test_a_real_plan_renders_and_validates(tmp_path, component):
     result = run(component, tmp_path, plan)
     assert not result["failed"], result.get("msg")
     assert result["objects"]
+
+
+def test_a_plan_of_the_wrong_shape_is_named(tmp_path):
+    result = run("flannel", tmp_path, {"cluster": {"kube_version": "1.35"}})
+    assert result["failed"] and "does not have the expected layout (KeyError('pod_cidr'))" in result["msg"]
