@@ -28,6 +28,9 @@ import yaml
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "k8snet"
+# Which add-on an object belongs to: api-mode pruning deletes only this component's own objects.
+# A key of our own: upstream objects already use app.kubernetes.io/component for their parts.
+COMPONENT_LABEL = "onprem.k8snet/component"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -89,11 +92,13 @@ def find(objects: list[dict], kind: str, name: str, namespace: str | None = None
                         "this project was written for?")
 
 
-def add_managed_label(obj: dict) -> dict:
+def add_managed_label(obj: dict, component: str | None = None) -> dict:
     """Label the object itself (metadata.labels only: selectors and pod templates stay as they are)."""
     meta = obj.setdefault("metadata", {})
     labels = meta.get("labels") or {}
     labels[MANAGED_BY] = MANAGED_BY_VALUE
+    if component:
+        labels[COMPONENT_LABEL] = component
     meta["labels"] = labels
     return obj
 

@@ -150,6 +150,13 @@ unchanged:
   returned: success
   type: list
   elements: str
+removed_objects:
+  description:
+    - Objects whose files were deleted, as C({apiVersion, kind, namespace, name}); in api mode the
+      staging directory records what was applied, so these are the objects to delete from the cluster.
+  returned: success
+  type: list
+  elements: dict
 errors:
   description: Schema errors, each C(<Kind> <namespace>/<name>) then the JSON path and the message.
   returned: failure
@@ -174,6 +181,19 @@ def _summaries(directory: str, bundle) -> tuple[list[dict], list[dict]]:
                   "kind": a.content.get("kind"), "name": (a.content.get("metadata") or {}).get("name") or ""}
                  for a in bundle.artifacts]
     return objects, artifacts
+
+
+def _removed_objects(changes) -> list[dict]:
+    """Objects whose files this run deleted (patches and fragments in sub-folders are not objects to delete)."""
+    removed = []
+    for path in changes.deleted:
+        if "/" in path:
+            continue
+        for obj in kube.load_documents(changes.current[path], path):
+            meta = obj.get("metadata") or {}
+            removed.append({"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                            "namespace": meta.get("namespace") or "", "name": meta.get("name") or ""})
+    return removed
 
 
 def main():
@@ -216,7 +236,8 @@ def main():
         module.fail_json(msg=f"Cannot write {component} into {directory}: {exc}", **base)
     objects, artifacts = _summaries(directory, bundle)
     result = dict(base, changed=changes.changed, objects=objects, artifacts=artifacts, created=changes.created,
-                  updated=changes.updated, deleted=changes.deleted, unchanged=changes.unchanged)
+                  updated=changes.updated, deleted=changes.deleted, unchanged=changes.unchanged,
+                  removed_objects=_removed_objects(changes))
     if module._diff:
         result["diff"] = changes.ansible_diff()
     module.exit_json(**result)

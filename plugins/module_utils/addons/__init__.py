@@ -136,7 +136,7 @@ def build(component: str, plan: dict, files: dict[str, str]) -> Build:
     if missing:
         raise ManifestError(f"{component}: upstream files not provided: {', '.join(missing)}; fetch them with "
                             "onprem.k8snet.upstream_fetch from the role's pin list")
-    objects = module.build(plan, files)
+    objects = [add_managed_label(obj, component) for obj in module.build(plan, files)]
     artifacts = module.artifacts(plan, files) if hasattr(module, "artifacts") else []
     return Build(objects=objects, artifacts=artifacts)
 
