@@ -700,6 +700,9 @@ class PlanBuilder:
         render_dir = s["k8s_render_dir"] or f"rendered/{self.inventory_name}"
         if not render_dir.startswith("/"):
             render_dir = f"{self.base_dir.rstrip('/')}/{render_dir}"
+        # Where verify.yml and access.yml write their reports (beside the objects in render mode).
+        report_dir = render_dir if s["k8s_apply"] == "render" else \
+            f"{self.base_dir.rstrip('/')}/reports/{self.inventory_name}"
         plan_pools = []
         for p in pools:
             interfaces = {h: c["name"] for h, c in choices.items() if c} if p["mode"] == "l2" else {}
@@ -720,6 +723,7 @@ class PlanBuilder:
                 "inventory_name": self.inventory_name,
                 "apply": s["k8s_apply"],
                 "render_dir": render_dir,
+                "report_dir": report_dir,
                 "kubeconfig": s["k8s_kubeconfig"],
                 "kube_version": str(s["k8s_version"]),
                 "allow_disruptive": bool(s["k8s_allow_disruptive"]),

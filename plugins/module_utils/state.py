@@ -84,6 +84,13 @@ def comparable(plan: dict | None) -> dict:
             "gateway_api": plan.get("gateway_api", {}), "exposed_services": services, "nodes": nodes}
 
 
+def record(plan: dict, project_version: str) -> str:
+    """What is stored as "last applied": the plan without its volatile parts, as stable JSON."""
+    kept = {k: v for k, v in plan.items() if k not in ("probes", "warnings")}
+    return json.dumps({"project_version": project_version, "digest": digest(plan), "plan": kept},
+                      sort_keys=True, indent=1) + "\n"
+
+
 def digest(plan: dict | None) -> str:
     return hashlib.sha256(json.dumps(comparable(plan), sort_keys=True).encode()).hexdigest()
 

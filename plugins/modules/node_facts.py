@@ -1,7 +1,6 @@
 #!/usr/bin/python
 """Module onprem.k8snet.node_facts: everything the network plan needs from one node, in one call."""
 # Ansible wants the documentation strings before the imports.
-# ruff: noqa: E402
 
 from __future__ import annotations
 

@@ -63,6 +63,10 @@ digest:
   description: sha256 of the comparable part of the new plan (recorded with the state).
   returned: always
   type: str
+record:
+  description: The state to store once this run succeeded (JSON text; plan, digest, project version).
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -79,10 +83,12 @@ def main():
     changes = state.diff(previous, plan)
     result = {"changed": False, "changes": [c.as_dict() for c in changes],
               "report": state.report(changes, first_run=not previous),
-              "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan)}
+              "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan),
+              "record": state.record(plan, plan.get("project_version", ""))}
     refused = state.refusals(changes)
     if refused and not module.params["allow_disruptive"]:
-        module.fail_json(msg="Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused), **result)
+        module.fail_json(msg="Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused),
+                         report=result["report"])
     module.exit_json(**result)
 
 

@@ -1,0 +1,94 @@
+"""The verification table: the four kinds of traffic, pass/fail, and the evidence.
+
+In api mode the evidence comes from requests made through test workloads; in
+render mode (no cluster) from what the hosts prove, and the rows that need a
+live cluster say so.
+"""
+
+from __future__ import annotations
+
+PASS, FAIL, NEEDS_CLUSTER = "PASS", "FAIL", "NEEDS CLUSTER"
+KINDS = ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service")
+
+
+def _row(kind: str, status: str, evidence: str) -> dict:
+    return {"kind": kind, "status": status, "evidence": evidence, "line": f"{kind:<20} {status:<13} {evidence}"}
+
+
+def host_rows(plan: dict, hosts: dict) -> list[dict]:
+    """hosts: {name: {"loopback_rc", "forwarding", "bridge_nf", "reserved_ports", "vxlan": [probe results]}}."""
+    names = sorted(hosts)
+    bad_loop = [h for h in names if hosts[h].get("loopback_rc") != 0]
+    pairs = [r for h in names for r in hosts[h].get("vxlan") or []]
+    passed = [r for r in pairs if r.get("large")]
+    bad_fwd = [h for h in names if hosts[h].get("forwarding") != "1" or hosts[h].get("bridge_nf") != "1"]
+    np = plan["cluster"]["nodeport_range"]
+    np_text = f"{np['start']}-{np['end']}"
+    bad_np = [h for h in names if np_text not in (hosts[h].get("reserved_ports") or "")]
+    rows = [
+        _row("intra-pod", FAIL if bad_loop else PASS,
+             f"loopback failed in a fresh network namespace on {', '.join(bad_loop)}" if bad_loop else
+             f"127.0.0.1 answers inside a fresh network namespace on all {len(names)} nodes (what a pod's "
+             "containers share)"),
+        _row("pod-to-pod", FAIL if len(passed) < len(pairs) else NEEDS_CLUSTER,
+             f"host side: {len(passed)}/{len(pairs)} node pairs passed VXLAN pings at the pod MTU"
+             if pairs else "host side: not probed in this run (backend " + plan["flannel"]["backend"] + ")"),
+        _row("pod-to-service", FAIL if bad_fwd else NEEDS_CLUSTER,
+             f"forwarding or bridge netfilter off on {', '.join(bad_fwd)}" if bad_fwd else
+             "host side: forwarding and bridge netfilter on every node; Services need kube-proxy on a live cluster"),
+        _row("external-to-service", FAIL if bad_np else NEEDS_CLUSTER,
+             f"NodePort range {np_text} not reserved on {', '.join(bad_np)}" if bad_np else
+             f"host side: NodePorts {np_text} reserved and opened on every node"
+             + (", MetalLB pool addresses free on the wire" if plan["metallb"]["enabled"] and plan["metallb"]["pools"]
+                else "") + "; NodePort, LoadBalancer and Ingress requests need a live cluster"),
+    ]
+    return rows
+
+
+def _exec(what: str, result: dict | None) -> dict:
+    result = result or {}
+    detail = (result.get("stdout") or result.get("msg") or "").strip()
+    return {"what": what, "ok": result.get("rc") == 0, "detail": detail}
+
+
+def _http(what: str, result: dict | None) -> dict:
+    result = result or {}
+    status = result.get("status")
+    return {"what": f"{what} {result.get('url', '')}".strip(), "ok": status == 200,
+            "detail": f"HTTP {status}" if status and status > 0 else (result.get("msg") or "no answer")}
+
+
+def live_checks(live: dict) -> dict:
+    """The raw results of the api-mode checks (k8s_exec and uri) as {kind: [{what, ok, detail}]}."""
+    external = [_http("NodePort", r) for r in live.get("nodeports") or []]
+    if live.get("loadbalancer") is not None:
+        external.append(_http("LoadBalancer", live["loadbalancer"]))
+    if live.get("ingress") is not None:
+        external.append(_http("Ingress", live["ingress"]))
+    return {"intra-pod": [_exec("verify-a client -> web over 127.0.0.1", live.get("intra"))],
+            "pod-to-pod": [_exec("verify-a -> verify-b on another node", live.get("pod"))],
+            "pod-to-service": [_exec("verify-a -> Service verify-svc by name", live.get("service"))],
+            "external-to-service": external}
+
+
+def live_rows(live: dict) -> list[dict]:
+    """Rows from the api-mode checks made through the test workloads."""
+    checks = live_checks(live)
+    rows = []
+    for kind in KINDS:
+        items = checks.get(kind) or []
+        failed = [c for c in items if not c["ok"]]
+        evidence = "; ".join(f"{c['what']}: {'ok' if c['ok'] else 'FAILED'}"
+                             + (f" ({c['detail']})" if c["detail"] else "") for c in items) or "not checked"
+        rows.append(_row(kind, FAIL if failed or not items else PASS, evidence))
+    return rows
+
+
+def markdown(rows: list[dict], inventory: str, mode: str) -> str:
+    lines = [f"# k8snet verification: {inventory} ({mode} mode)", "",
+             "| traffic | result | evidence |", "|---|---|---|"]
+    lines += [f"| {r['kind']} | {r['status']} | {r['evidence'].replace('|', '/')} |" for r in rows]
+    if any(r["status"] == NEEDS_CLUSTER for r in rows):
+        lines += ["", "NEEDS CLUSTER: what the hosts can prove passed; the real requests need a live cluster "
+                      "(`k8s_apply: api`)."]
+    return "\n".join(lines) + "\n"
