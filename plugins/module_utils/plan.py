@@ -31,6 +31,7 @@ from .addr import (
 )
 from .probe import plan_probes
 from .problems import Problems
+from .services import check_exposed_services
 
 PLAN_SCHEMA = 1
 PROJECT_VERSION = "0.1.0"
@@ -532,6 +533,21 @@ class PlanBuilder:
                 self.problems.error("ingress_lb_ip", lb_ip, "is not inside any of metallb_pools",
                                     "pick an address from a MetalLB pool (or add it to one)")
 
+    # ------------------------------------------------------------------ exposed services
+    def check_exposed(self, pools: list[dict], nodeport_range, fixed: dict) -> list[dict]:
+        """k8s_exposed_services, checked against the NodePorts and LB addresses the ingress already takes."""
+        s = self.s
+        ingress_np = s["ingress_enabled"] and s["ingress_exposure"] == "nodeport"
+        reserved = {("TCP", port): var for var, port in fixed.items() if ingress_np and port is not None}
+        used = ({s["ingress_lb_ip"]: "ingress_lb_ip"}
+                if s["ingress_enabled"] and s["ingress_exposure"] == "loadbalancer" and s["ingress_lb_ip"] else {})
+        entries, problems = check_exposed_services(
+            s["k8s_exposed_services"], nodeport_range=nodeport_range, metallb_enabled=bool(s["metallb_enabled"]),
+            pool_spans=[(span, label) for p in pools for span, label in p["spans"]],
+            reserved_nodeports=reserved, used_lb_ips=used, apply_mode=s["k8s_apply"])
+        self.problems.extend(problems)
+        return entries
+
     # ------------------------------------------------------------------ host checks
     def required_features(self) -> dict[str, str]:
         """Kernel features the plan needs, with what needs them."""
@@ -625,6 +641,7 @@ class PlanBuilder:
         nodeport_range = self.check_nodeports(facts)
         fixed = self.check_fixed_nodeports(nodeport_range)
         self.check_ingress(pools)
+        exposed = self.check_exposed(pools, nodeport_range, fixed)
         to_load = self.check_kernels(facts)
         self.check_listeners(facts)
         node_plans = self.node_plans(addresses, facts, choices, nodeport_range)
@@ -634,7 +651,7 @@ class PlanBuilder:
             node_plans[host]["kernel_modules"] = modules
         plan = self.assemble(pod=pod, service=service, subnets=subnets, nodeport_range=nodeport_range, fixed=fixed,
                              pools=pools, peers=peers, choices=choices, node_plans=node_plans,
-                             iface_summary=summarize(choices))
+                             iface_summary=summarize(choices), exposed=exposed)
         plan["probes"] = plan_probes(node_plans, facts, s, plan["metallb"]["pools"])
         return plan, self.problems
 
@@ -695,7 +712,7 @@ class PlanBuilder:
         return plans
 
     def assemble(self, *, pod, service, subnets, nodeport_range, fixed, pools, peers, choices, node_plans,
-                 iface_summary) -> dict:
+                 iface_summary, exposed) -> dict:
         s = self.s
         render_dir = s["k8s_render_dir"] or f"rendered/{self.inventory_name}"
         if not render_dir.startswith("/"):
@@ -763,7 +780,7 @@ class PlanBuilder:
                 "status_address": _status_address(exposure, node_plans),
             },
             "gateway_api": {"enabled": bool(s["gateway_api_enabled"])},
-            "exposed_services": s["k8s_exposed_services"] or [],
+            "exposed_services": exposed,
             "nodes": node_plans,
             "warnings": [str(p) for p in self.problems.warnings],
         }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import yaml
 from ansible_collections.onprem.k8snet.plugins.module_utils import render
+from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_file
+from ansible_collections.onprem.k8snet.plugins.module_utils.services import check_exposed_services
 from ansible_collections.onprem.k8snet.plugins.modules import k8s_manifests
 
 from .planfixtures import component_files, make_plan, pool, run_module
@@ -104,12 +104,23 @@ def test_argument_spec_rejects_unknown_component(tmp_path):
     assert result["failed"] and "component" in result["msg"]
 
 
-def test_exposed_services_without_builder_fails_clearly(tmp_path):
-    if importlib.util.find_spec("ansible_collections.onprem.k8snet.plugins.module_utils.addons.exposed_services"):
-        pytest.skip("the exposed_services builder exists; its own tests cover it")
-    result = run_module(k8s_manifests.main, {"component": "exposed_services", "plan": make_plan(),
-                                             "dest": str(tmp_path)})
-    assert result["failed"] and "has no builder" in result["msg"]
+def test_exposed_services_render_the_dns_example(tmp_path):
+    entries, problems = check_exposed_services(
+        [{"name": "coredns-np", "namespace": "kube-system", "type": "nodeport", "selector": {"k8s-app": "kube-dns"},
+          "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "node_port": 30053},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "node_port": 30053}]}],
+        nodeport_range=(30000, 32767), metallb_enabled=True, pool_spans=[], reserved_nodeports={},
+        used_lb_ips={}, apply_mode="render")
+    assert not problems.errors
+    plan = make_plan()
+    plan["exposed_services"] = entries
+    result = run_module(k8s_manifests.main, {"component": "exposed_services", "plan": plan, "dest": str(tmp_path)})
+    assert not result.get("failed"), result.get("msg")
+    [service] = load_file(str(tmp_path / "exposed_services" / "50-service-kube-system-coredns-np.yaml"))
+    assert [(p["protocol"], p["port"], p["nodePort"]) for p in service["spec"]["ports"]] == \
+        [("UDP", 53, 30053), ("TCP", 53, 30053)]
+    assert service["spec"]["type"] == "NodePort"
+    assert service["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "k8snet"
 
 
 def test_disabling_a_component_prunes_its_files(tmp_path):

@@ -153,7 +153,7 @@ def set_ip_families(service: dict, plan: dict) -> None:
 
 def _builders() -> dict:
     # Imported here, not at the top: the builders import this package's helpers.
-    from . import flannel, gateway, ingress_nginx, metallb, nginx_ingress
+    from . import exposed_services, flannel, gateway, ingress_nginx, metallb, nginx_ingress
 
     return {"flannel": flannel, "metallb": metallb, "nginx_ingress": nginx_ingress, "ingress_nginx": ingress_nginx,
-            "gateway": gateway}
+            "gateway": gateway, "exposed_services": exposed_services}
