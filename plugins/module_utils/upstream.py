@@ -90,7 +90,8 @@ class Pin:
 
 @dataclass
 class FetchResult:
-    paths: dict[str, str] = field(default_factory=dict)  # pin path -> local file
+    paths: dict[str, str] = field(default_factory=dict)  # pin path -> local file (paths of one project only)
+    by_project: dict[str, dict[str, str]] = field(default_factory=dict)  # project -> pin path -> local file
     sources: dict[str, str] = field(default_factory=dict)  # pin path -> URL it is read from
     downloaded: list[str] = field(default_factory=list)  # pin paths read from their source this time
     cached: list[str] = field(default_factory=list)  # pin paths whose verified cache copy was reused
@@ -179,6 +180,7 @@ def fetch(pins: list[dict | Pin], mirror: str | None = None, cache_dir: str | No
     result = FetchResult()
     errors: list[str] = []
     owners: dict[str, Pin] = {}
+    ambiguous: set[str] = set()
     for item in pins:
         try:
             pin = item if isinstance(item, Pin) else Pin.from_dict(item)  # from_dict checks
@@ -188,19 +190,24 @@ def fetch(pins: list[dict | Pin], mirror: str | None = None, cache_dir: str | No
             errors.append(str(exc))
             continue
         other = owners.setdefault(pin.path, pin)
-        if other.relpath != pin.relpath:
-            errors.append(f"{pin.path}: pinned by both {other.project} {other.version} and {pin.project} "
-                          f"{pin.version}; fetch them in separate calls")
+        if other.project == pin.project and other.relpath != pin.relpath:
+            errors.append(f"{pin.path}: {pin.project} is pinned at both {other.version} and {pin.version}")
             continue
+        if other.project != pin.project:
+            ambiguous.add(pin.path)  # e.g. deploy/crds.yaml of nginx-ingress and of NGINX Gateway Fabric
         try:
             path, downloaded = fetch_one(pin, mirror, cache_dir, opener=opener, timeout=timeout,
                                          validate_certs=validate_certs)
         except UpstreamError as exc:
             errors.append(str(exc))
             continue
+        result.by_project.setdefault(pin.project, {})[pin.path] = path
         result.paths[pin.path] = path
         result.sources[pin.path] = source_url(pin, mirror)
         (result.downloaded if downloaded else result.cached).append(pin.path)
     if errors:
         raise UpstreamError("\n".join(errors))
+    for path in ambiguous:  # only by_project can say which project's file is meant
+        result.paths.pop(path, None)
+        result.sources.pop(path, None)
     return result

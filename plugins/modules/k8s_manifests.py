@@ -33,9 +33,15 @@ options:
   component:
     description:
       - Which add-on to build. C(ingress) builds the controller that C(plan.ingress.controller) names.
-      - C(exposed_services) needs its builder in the collection; otherwise the module fails saying so.
+      - Its results are returned at the top level. Exactly one of O(component) and O(components) is given.
     type: str
-    required: true
+    choices: [flannel, metallb, ingress, gateway, exposed_services]
+  components:
+    description:
+      - Several add-ons at once, in apply order. All are built and validated before any is written, so one
+        invalid object writes nothing at all. Results are in RV(components).
+    type: list
+    elements: str
     choices: [flannel, metallb, ingress, gateway, exposed_services]
   plan:
     description: The network plan (C(network_plan_result.plan)).
@@ -43,7 +49,9 @@ options:
     required: true
   files:
     description:
-      - Pin path -> local file, the RV(onprem.k8snet.upstream_fetch#module:paths) of upstream_fetch.
+      - Pin path -> local file (RV(onprem.k8snet.upstream_fetch#module:paths)), or project -> pin path -> local
+        file (RV(onprem.k8snet.upstream_fetch#module:by_project)); the latter tells apart two projects that pin
+        the same path, which matters when several components are built at once.
       - A disabled component (e.g. C(plan.gateway_api.enabled=false)) needs none and renders nothing, which
         prunes what an earlier run rendered.
     type: dict
@@ -101,7 +109,7 @@ EXAMPLES = r"""
 RETURN = r"""
 directory:
   description: The component directory written to (C(<dest>/<component>)).
-  returned: always
+  returned: with O(component)
   type: str
 kube_version:
   description: Kubernetes version the objects were validated for.
@@ -157,6 +165,11 @@ removed_objects:
   returned: success
   type: list
   elements: dict
+components:
+  description: Per component, the fields above (C(directory), C(objects), C(artifacts), C(created), C(updated),
+    C(deleted), C(unchanged), C(removed_objects)).
+  returned: success
+  type: dict
 errors:
   description: Schema errors, each C(<Kind> <namespace>/<name>) then the JSON path and the message.
   returned: failure
@@ -196,50 +209,77 @@ def _removed_objects(changes) -> list[dict]:
     return removed
 
 
+def _files_for(component: str, files: dict) -> dict:
+    """Pin path -> local file for one component, from flat paths or upstream_fetch's by_project."""
+    if all(isinstance(v, str) for v in files.values()):
+        return files
+    merged: dict = {}
+    for project in addons.COMPONENT_PROJECTS[component]:
+        merged.update(files.get(project) or {})
+    return merged
+
+
+def _build(module, component: str, plan: dict, files: dict, kube_version: str, validate: bool):
+    """The component's objects, built and validated; fails the module (nothing written) on any error."""
+    try:
+        bundle = addons.build(component, plan, _files_for(component, files))
+    except kube.ManifestError as exc:
+        module.fail_json(msg=f"Cannot build {component}: {exc}")
+    except (KeyError, TypeError, AttributeError) as exc:
+        module.fail_json(msg=f"Cannot build {component}: the plan does not have the expected layout ({exc!r}); "
+                             "pass network_plan_result.plan from onprem.k8snet.network_plan")
+    if validate:
+        checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
+        try:
+            problems = kube.validate_objects(checked, kube_version)
+        except kube.SchemaUnavailable as exc:
+            module.fail_json(msg=f"Cannot validate {component}: {exc}")
+        if problems:
+            errors = [str(x) for x in problems]
+            module.fail_json(msg=f"{component}: {len(errors)} schema error(s) for Kubernetes {kube_version}; "
+                                 "nothing was written:\n" + "\n".join(errors), errors=errors)
+    return bundle
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
-            "component": {"type": "str", "required": True, "choices": list(addons.COMPONENTS)},
+            "component": {"type": "str", "choices": list(addons.COMPONENTS)},
+            "components": {"type": "list", "elements": "str", "choices": list(addons.COMPONENTS)},
             "plan": {"type": "dict", "required": True},
             "files": {"type": "dict", "default": {}},
             "dest": {"type": "path", "required": True},
             "validate": {"type": "bool", "default": True},
             "kube_version": {"type": "str"},
         },
+        required_one_of=[("component", "components")],
+        mutually_exclusive=[("component", "components")],
         supports_check_mode=True,
     )
     p = module.params
-    plan, component = p["plan"], p["component"]
+    plan = p["plan"]
+    names = p["components"] or [p["component"]]
     kube_version = str(p["kube_version"] or (plan.get("cluster") or {}).get("kube_version") or "")
-    directory = os.path.join(p["dest"], component)
-    base = {"directory": directory, "kube_version": kube_version}
-    try:
-        bundle = addons.build(component, plan, p["files"] or {})
-    except kube.ManifestError as exc:
-        module.fail_json(msg=f"Cannot build {component}: {exc}", **base)
-    except (KeyError, TypeError, AttributeError) as exc:
-        module.fail_json(msg=f"Cannot build {component}: the plan does not have the expected layout ({exc!r}); "
-                             "pass network_plan_result.plan from onprem.k8snet.network_plan", **base)
-    if p["validate"]:
-        checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
+    # Every component builds and validates before any is written: one bad object writes nothing at all.
+    bundles = {name: _build(module, name, plan, p["files"] or {}, kube_version, p["validate"]) for name in names}
+    results, diff, changed = {}, [], False
+    for name, bundle in bundles.items():
+        directory = os.path.join(p["dest"], name)
         try:
-            problems = kube.validate_objects(checked, kube_version)
-        except kube.SchemaUnavailable as exc:
-            module.fail_json(msg=f"Cannot validate {component}: {exc}", **base)
-        if problems:
-            errors = [str(x) for x in problems]
-            module.fail_json(msg=f"{component}: {len(errors)} schema error(s) for Kubernetes {kube_version}; "
-                                 "nothing was written:\n" + "\n".join(errors), errors=errors, **base)
-    try:
-        changes = render.render(directory, bundle.objects, bundle.artifacts, check=module.check_mode)
-    except (render.RenderError, OSError) as exc:
-        module.fail_json(msg=f"Cannot write {component} into {directory}: {exc}", **base)
-    objects, artifacts = _summaries(directory, bundle)
-    result = dict(base, changed=changes.changed, objects=objects, artifacts=artifacts, created=changes.created,
-                  updated=changes.updated, deleted=changes.deleted, unchanged=changes.unchanged,
-                  removed_objects=_removed_objects(changes))
+            changes = render.render(directory, bundle.objects, bundle.artifacts, check=module.check_mode)
+        except (render.RenderError, OSError) as exc:
+            module.fail_json(msg=f"Cannot write {name} into {directory}: {exc}")
+        objects, artifacts = _summaries(directory, bundle)
+        results[name] = {"directory": directory, "objects": objects, "artifacts": artifacts,
+                         "created": changes.created, "updated": changes.updated, "deleted": changes.deleted,
+                         "unchanged": changes.unchanged, "removed_objects": _removed_objects(changes)}
+        changed = changed or changes.changed
+        diff += changes.ansible_diff()
+    result = {"changed": changed, "kube_version": kube_version, "components": results}
+    if p["component"]:
+        result.update(results[p["component"]])  # the single-component form returns its fields at the top
     if module._diff:
-        result["diff"] = changes.ansible_diff()
+        result["diff"] = diff
     module.exit_json(**result)
 
 

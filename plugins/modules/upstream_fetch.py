@@ -105,11 +105,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: Pin path -> local file in the cache (the O(onprem.k8snet.k8s_manifests#module:files) argument).
+  description: Pin path -> local file in the cache, for paths only one project pins.
   returned: success
   type: dict
   sample:
     Documentation/kube-flannel.yml: /home/me/.cache/k8snet/upstream/flannel/v0.28.9/Documentation/kube-flannel.yml
+by_project:
+  description:
+    - Project -> pin path -> local file. Unlike RV(paths) it keeps apart two projects that pin the same
+      path (C(deploy/crds.yaml) of nginx-ingress and of NGINX Gateway Fabric), which RV(paths) leaves out.
+  returned: success
+  type: dict
 sources:
   description: Pin path -> the URL the file is (or was) read from.
   returned: success
@@ -160,8 +166,8 @@ def main():
                                 timeout=p["timeout"], validate_certs=p["validate_certs"])
     except upstream.UpstreamError as exc:
         module.fail_json(msg=f"Cannot provide the pinned upstream files:\n{exc}", cache_dir=cache_dir)
-    module.exit_json(changed=False, paths=result.paths, sources=result.sources, downloaded=result.downloaded,
-                     cached=result.cached, cache_dir=cache_dir)
+    module.exit_json(changed=False, paths=result.paths, by_project=result.by_project, sources=result.sources,
+                     downloaded=result.downloaded, cached=result.cached, cache_dir=cache_dir)
 
 
 if __name__ == "__main__":

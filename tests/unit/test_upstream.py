@@ -172,9 +172,21 @@ def test_missing_file_and_bad_pin_are_reported_together(tmp_path, http_mirror):
     assert "cannot read" in text and "nope.yml" in text and "64 hex digits" in text
 
 
-def test_same_path_of_two_projects_is_refused(tmp_path):
-    other = {**FLANNEL, "project": "metallb", "version": "v0.16.1"}
-    with pytest.raises(upstream.UpstreamError, match="separate calls"):
+def test_same_path_of_two_projects_is_kept_apart_by_project(tmp_path):
+    crds = [{"project": "nginx-ingress", "version": "v5.5.4", "path": "deploy/crds.yaml",
+             "sha256": "9a79a8233162a61fc16820c17c62ec6c33f2c1666b69814f30603ef4e0b93098"},
+            {"project": "nginx-gateway-fabric", "version": "v2.6.7", "path": "deploy/crds.yaml",
+             "sha256": "942d031b4f5d0cd57194c8d0d6e7a09bddf4ced3e59609dd390db013434ec8fa"}]
+    result = upstream.fetch([*crds, FLANNEL], mirror=str(require_mirror()), cache_dir=str(tmp_path))
+    f5, ngf = result.by_project["nginx-ingress"]["deploy/crds.yaml"], result.by_project["nginx-gateway-fabric"][
+        "deploy/crds.yaml"]
+    assert f5 != ngf and upstream.sha256_file(ngf) == crds[1]["sha256"]
+    assert "deploy/crds.yaml" not in result.paths and FLANNEL["path"] in result.paths
+
+
+def test_one_project_pinned_twice_is_refused(tmp_path):
+    other = {**FLANNEL, "version": "v0.28.8"}
+    with pytest.raises(upstream.UpstreamError, match="pinned at both"):
         upstream.fetch([FLANNEL, other], mirror=str(require_mirror()), cache_dir=str(tmp_path))
 
 

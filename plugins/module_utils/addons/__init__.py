@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from ..kube import ManifestError, add_managed_label, load_file, mirror_images
 
 COMPONENTS = ("flannel", "metallb", "ingress", "gateway", "exposed_services")
+# The upstream projects whose pinned files each component reads.
+COMPONENT_PROJECTS = {"flannel": ("flannel",), "metallb": ("metallb",),
+                      "ingress": ("nginx-ingress", "ingress-nginx"),
+                      "gateway": ("gateway-api", "nginx-gateway-fabric"), "exposed_services": ()}
 
 # Apply phase of each kind (Helm's install order, CRDs moved first): the two-digit prefix of
 # rendered file names. Names therefore do not move when another object is added or removed.
