@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Benchmark: a no-op re-run of site.yml on N lab nodes against the Ansible floor on the same nodes.
+
+The floor is a playbook that gathers network facts and runs one module per host (tests/bench/floor.yml).
+Both are timed in the same run, several times each (best of), and the ratio is printed; the target is
+<= 2x, with changed=0 on the re-run. Creates a lab of N nodes (default 10) and destroys it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = [sys.executable, str(ROOT / "tools/lab.py")]
+
+
+def run(playbook: str, inventory: str, render_dir: str) -> tuple[float, dict]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    proc = subprocess.run(["ansible-playbook", "-i", inventory, playbook, "-e", f"k8s_render_dir={render_dir}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{playbook} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return took, json.loads(proc.stdout)["stats"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--nodes", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    subprocess.run([*LAB, "create", "--nodes", str(args.nodes)], check=True, stdout=subprocess.DEVNULL)
+    inventory = "/var/lib/k8snet-lab/inventory"
+    try:
+        with tempfile.TemporaryDirectory(prefix="k8snet-bench-") as render:
+            first, _ = run("site.yml", inventory, render)
+            sites, floors = [], []
+            for _ in range(args.repeat):
+                took, stats = run("site.yml", inventory, render)
+                changed = sum(stats[h]["changed"] for h in stats)
+                sites.append(took)
+                floors.append(run("tests/bench/floor.yml", inventory, render)[0])
+            print(f"site.yml on {args.nodes} lab nodes: first run {first:.1f} s")
+            print(f"site.yml no-op re-run: best {min(sites):.1f} s (changed={changed} on the last one)")
+            print(f"Ansible floor (network facts + one module per host): best {min(floors):.1f} s")
+            ratio = min(sites) / min(floors)
+            print(f"ratio: {ratio:.2f}x (target <= 2x) -> {'met' if ratio <= 2 and changed == 0 else 'MISSED'}")
+    finally:
+        subprocess.run([*LAB, "destroy"], check=False, stdout=subprocess.DEVNULL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
