@@ -63,7 +63,9 @@ def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dic
         for peer in who.get(host, []):
             peer_node = node_plans[peer]
             peer_flannel = (facts.get(peer) or {}).get("flannel") or {}
-            size = min(node["pod_mtu"] or 0, peer_node["pod_mtu"] or 0) or node["pod_mtu"]
+            # This node's pods send packets of ITS pod MTU to the peer: probe at that size, so that a
+            # smaller MTU on the peer's side (flannel_mtu auto, NICs of different MTUs) shows as lost.
+            size = node["pod_mtu"]
             if existing.get("running") and peer_flannel.get("running") and peer_flannel.get("addresses"):
                 kind, address = "overlay", peer_flannel["addresses"][0].split("/")[0]
             elif existing.get("running") or peer_flannel.get("running"):

@@ -11,8 +11,10 @@ short_description: Prove that VXLAN packets of the pod MTU cross the underlay be
 description:
   - With O(state=present), creates a temporary VXLAN device (the plan's VNI and UDP port, on the
     chosen NIC and address) with a probe address from 198.18.0.0/15 (RFC 2544, never routed), and
-    flood entries towards the peers it will probe. Where the host's nftables input chain drops by
-    default (or firewalld runs), the UDP port is opened at runtime only, tagged C(k8snet-probe:).
+    flood entries towards the peers it will probe. The device copies the inner don't-fragment bit to
+    the outer header (C(df inherit)), so a full-size probe is never fragmented on the underlay.
+    Where the host's nftables input chain drops by default (or firewalld runs), the UDP port is
+    opened at runtime only, tagged C(k8snet-probe:).
   - With O(state=probe), pings every target with the don't-fragment bit at the target's size (the pod
     MTU) and with small packets, all at once, bounded to a few seconds; returns raw results.
   - With O(state=absent), removes the device and the temporary openings. Run it in an C(always) block.
@@ -117,7 +119,10 @@ def present(module):
             if p[required] is None:
                 module.fail_json(msg=f"{required} is required to create the probe device")
         module.run_command(["ip", "link", "add", p["device"], "type", "vxlan", "id", str(p["vni"]),
-                            "dstport", str(p["port"]), "local", p["local"], "dev", p["dev"]], check_rc=True)
+                            "dstport", str(p["port"]), "local", p["local"], "dev", p["dev"],
+                            # The outer header copies the inner don't-fragment bit: a full-size probe that a
+                            # smaller MTU on the path cannot carry is lost, not fragmented on the way.
+                            "df", "inherit"], check_rc=True)
         module.run_command(["ip", "addr", "add", p["address"], "dev", p["device"]], check_rc=True)
         module.run_command(["ip", "link", "set", p["device"], "mtu", str(p["mtu"]), "up"], check_rc=True)
         for target in p["targets"]:
