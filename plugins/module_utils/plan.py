@@ -56,6 +56,8 @@ SHOW = 5  # hosts named in one message before "and N more"
 # Ansible's spellings of booleans (what `| bool` accepts).
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
 _FALSE = {"false", "no", "off", "0", "n", "f"}
+# Integer variables that are unset by default (their default says nothing of their type).
+_OPTIONAL_INTS = {"ingress_http_nodeport", "ingress_https_nodeport"}
 
 
 def _names(hosts: list[str]) -> str:
@@ -123,7 +125,7 @@ class PlanBuilder:
                 return lowered in _TRUE
             self.problems.error(name, value, "is not a boolean", "use true or false")
             return default
-        if (isinstance(default, int) or default == "auto") and value.strip().isdigit():
+        if (isinstance(default, int) or default == "auto" or name in _OPTIONAL_INTS) and value.strip().isdigit():
             return int(value)
         return value
 
