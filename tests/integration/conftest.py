@@ -8,6 +8,8 @@
   layout tests after the others, and never switch inside a module whose fixtures set up
   state on `lab`.
 - `run_playbook(...)`: ansible-runner from the repository root (see harness.run_playbook).
+- `clean_nodes`: the default lab with its nodes as before any run (sysctls, reserved ports,
+  firewall), around the test; `harness.clean_node_state(lab)` does the same for any layout.
 
 Tests marked `lab` fail (never skip) when the machine cannot run the lab.
 """
@@ -15,6 +17,7 @@ Tests marked `lab` fail (never skip) when the machine cannot run the lab.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -49,6 +52,14 @@ def lab_layout(lab_manager):
     def get(layout: str, nodes: int = harness.DEFAULT_NODES) -> Lab:
         return lab_manager.get(layout, nodes)
     return get
+
+
+@pytest.fixture
+def clean_nodes(lab) -> Iterator[Lab]:
+    """The default lab with every node as before any run, before and after the test (harness.clean_node_state)."""
+    harness.clean_node_state(lab)
+    yield lab
+    harness.clean_node_state(lab)
 
 
 @pytest.fixture(scope="session")

@@ -145,6 +145,20 @@ class LabManager:
             lab_tool("destroy", check=False)
 
 
+SYSCTL_FILE = "/etc/sysctl.d/90-k8snet.conf"
+
+
+def clean_node_state(lab: Lab) -> None:
+    """Every node as before any run (what reset.yml guarantees, done by hand so that a test stands alone):
+    no sysctl file, forwarding off, no reserved ports, no nftables ruleset or k8snet openings."""
+    for node in lab.nodes:
+        lab.exec(node, f"rm -f {SYSCTL_FILE} /etc/nftables.d/k8snet.nft; "
+                       "echo 0 > /proc/sys/net/ipv4/ip_forward; "
+                       "echo > /proc/sys/net/ipv4/ip_local_reserved_ports; "
+                       "systemctl disable --now nftables >/dev/null 2>&1; nft flush ruleset; "
+                       "printf '#!/usr/sbin/nft -f\\nflush ruleset\\n' > /etc/nftables.conf")
+
+
 def ensure_lab(layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES) -> Lab:
     """Outside pytest (benchmarks, scripts): a lab of this shape, reusing a healthy one."""
     return LabManager(keep=True).get(layout, nodes)

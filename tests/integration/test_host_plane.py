@@ -23,21 +23,6 @@ table inet filter {
 """
 
 
-@pytest.fixture
-def clean_nodes(lab):
-    """Nodes as before any run (what reset.yml guarantees, done by hand so this test stands alone)."""
-    def clean():
-        for node in lab.nodes:
-            lab.exec(node, "rm -f /etc/sysctl.d/90-k8snet.conf /etc/nftables.d/k8snet.nft; "
-                           "echo 0 > /proc/sys/net/ipv4/ip_forward; "
-                           "echo > /proc/sys/net/ipv4/ip_local_reserved_ports; "
-                           "systemctl disable --now nftables >/dev/null 2>&1; nft flush ruleset; "
-                           "printf '#!/usr/sbin/nft -f\\nflush ruleset\\n' > /etc/nftables.conf")
-    clean()
-    yield lab
-    clean()
-
-
 def extravars(tmp_path, **more):
     return {"k8s_render_dir": str(tmp_path / "rendered"), **more}
 
