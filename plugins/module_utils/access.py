@@ -5,7 +5,7 @@ Pure functions over Kubernetes objects, live (api mode) or rendered (render mode
 
 from __future__ import annotations
 
-from .kube import MANAGED_BY, MANAGED_BY_VALUE, containers, pod_spec
+from .kube import LB_IPS_ANNOTATION, MANAGED_BY, MANAGED_BY_VALUE, containers, pod_spec
 
 WORKLOAD_KINDS = ("Pod", "Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob")
 
@@ -24,7 +24,7 @@ def lb_addresses(svc: dict) -> list[str]:
     status = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     found = [i.get("ip") or i.get("hostname") for i in status if i.get("ip") or i.get("hostname")]
     if not found:
-        annotation = ((svc.get("metadata") or {}).get("annotations") or {}).get("metallb.io/loadBalancerIPs")
+        annotation = ((svc.get("metadata") or {}).get("annotations") or {}).get(LB_IPS_ANNOTATION)
         found = [a.strip() for a in annotation.split(",")] if annotation else []
     return found
 

@@ -31,6 +31,8 @@ MANAGED_BY_VALUE = "k8snet"
 # Which add-on an object belongs to: api-mode pruning deletes only this component's own objects.
 # A key of our own: upstream objects already use app.kubernetes.io/component for their parts.
 COMPONENT_LABEL = "onprem.k8snet/component"
+# MetalLB's annotation for the address(es) a LoadBalancer Service asks for (not the deprecated spec.loadBalancerIP).
+LB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

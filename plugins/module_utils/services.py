@@ -20,13 +20,12 @@ from __future__ import annotations
 import re
 
 from .addr import AddrError, Span, address_span, parse_address
-from .kube import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_VALUE
+from .kube import COMPONENT_LABEL, LB_IPS_ANNOTATION, MANAGED_BY, MANAGED_BY_VALUE
 from .problems import Problems
 
 VARIABLE = "k8s_exposed_services"
 COMPONENT = "exposed_services"  # the add-on component (kube.COMPONENT_LABEL)
 COMPONENT_NAME = "exposed-service"  # app.kubernetes.io/component of the Services
-LB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs"
 
 TYPES = {"nodeport": "NodePort", "loadbalancer": "LoadBalancer"}
 PROTOCOLS = ("TCP", "UDP", "SCTP")

@@ -219,7 +219,7 @@ def _files_for(component: str, files: dict) -> dict:
     return merged
 
 
-def _build(module, component: str, plan: dict, files: dict, kube_version: str, validate: bool):
+def _build(module, component: str, plan: dict, files: dict, *, kube_version: str, validate: bool):
     """The component's objects, built and validated; fails the module (nothing written) on any error."""
     try:
         bundle = addons.build(component, plan, _files_for(component, files))
@@ -261,7 +261,8 @@ def main():
     names = p["components"] or [p["component"]]
     kube_version = str(p["kube_version"] or (plan.get("cluster") or {}).get("kube_version") or "")
     # Every component builds and validates before any is written: one bad object writes nothing at all.
-    bundles = {name: _build(module, name, plan, p["files"] or {}, kube_version, p["validate"]) for name in names}
+    bundles = {name: _build(module, name, plan, p["files"] or {}, kube_version=kube_version, validate=p["validate"])
+               for name in names}
     results, diff, changed = {}, [], False
     for name, bundle in bundles.items():
         directory = os.path.join(p["dest"], name)

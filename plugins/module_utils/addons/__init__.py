@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..kube import ManifestError, add_managed_label, load_file, mirror_images
+from ..kube import LB_IPS_ANNOTATION, ManifestError, add_managed_label, load_file, mirror_images
 
 COMPONENTS = ("flannel", "metallb", "ingress", "gateway", "exposed_services")
 # The upstream projects whose pinned files each component reads.
@@ -153,6 +153,20 @@ def set_ip_families(service: dict, plan: dict) -> None:
         return
     spec.pop("ipFamilies", None)  # the API server fills them in its own (primary first) order
     spec["ipFamilyPolicy"] = "PreferDualStack" if families.get("ipv4") else "SingleStack"
+
+
+def patch_ingress_service(service: dict, plan: dict) -> None:
+    """The ingress controller's Service as the plan exposes it (both controllers' Services have http/https)."""
+    ingress, spec = plan["ingress"], service["spec"]
+    spec["externalTrafficPolicy"] = ingress.get("external_traffic_policy") or "Local"
+    if ingress["exposure"] == "loadbalancer" and ingress.get("lb_ip"):
+        service["metadata"].setdefault("annotations", {})[LB_IPS_ANNOTATION] = ingress["lb_ip"]
+    if ingress["exposure"] == "nodeport":
+        fixed = {"http": ingress.get("http_nodeport"), "https": ingress.get("https_nodeport")}
+        for port in spec.get("ports") or []:
+            if fixed.get(port.get("name")):
+                port["nodePort"] = fixed[port["name"]]
+    set_ip_families(service, plan)
 
 
 def _builders() -> dict:

@@ -12,12 +12,11 @@ daemonset`` alone also turns the Deployment into a DaemonSet.
 from __future__ import annotations
 
 from ..kube import container, find
-from . import finish, load, set_ip_families
+from . import finish, load, patch_ingress_service
 
 NAMESPACE = "ingress-nginx"
 CONTROLLER = "ingress-nginx-controller"
 PROVIDER = "deploy/static/provider/{}/deploy.yaml"
-LB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 
 
@@ -40,19 +39,6 @@ def to_daemonset(deployment: dict) -> dict:
     return {**deployment, "kind": "DaemonSet", "spec": spec}
 
 
-def _patch_service(service: dict, plan: dict) -> None:
-    ingress, spec = plan["ingress"], service["spec"]
-    spec["externalTrafficPolicy"] = ingress.get("external_traffic_policy") or "Local"
-    if ingress["exposure"] == "loadbalancer" and ingress.get("lb_ip"):
-        service["metadata"].setdefault("annotations", {})[LB_IPS_ANNOTATION] = ingress["lb_ip"]
-    if ingress["exposure"] == "nodeport":
-        fixed = {"http": ingress.get("http_nodeport"), "https": ingress.get("https_nodeport")}
-        for port in spec.get("ports") or []:
-            if fixed.get(port.get("name")):
-                port["nodePort"] = fixed[port["name"]]
-    set_ip_families(service, plan)
-
-
 def build(plan: dict, files: dict[str, str]) -> list[dict]:
     ingress = plan["ingress"]
     if not ingress.get("enabled"):
@@ -72,7 +58,7 @@ def build(plan: dict, files: dict[str, str]) -> list[dict]:
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     else:
-        _patch_service(service, plan)
+        patch_ingress_service(service, plan)
         if ingress["exposure"] == "nodeport" and ingress.get("status_address"):
             args.append(f"--publish-status-address={ingress['status_address']}")
     if hostnetwork or ingress.get("kind") == "daemonset":

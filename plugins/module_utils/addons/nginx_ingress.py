@@ -14,14 +14,13 @@ Exposure (``plan.ingress.exposure``):
 from __future__ import annotations
 
 from ..kube import ManifestError, container, find
-from . import finish, load, set_ip_families
+from . import finish, load, patch_ingress_service
 
 PREFIX = "deployments/"
 NAMESPACE = "nginx-ingress"
 NAME = "nginx-ingress"
 CRDS = "deploy/crds.yaml"
 READY_PORT_HOSTNETWORK = 8082
-LB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 
 
@@ -79,19 +78,6 @@ def _patch_workload(workload: dict, ingress: dict) -> None:
     main["args"] = args
 
 
-def _patch_service(service: dict, plan: dict) -> None:
-    ingress, spec = plan["ingress"], service["spec"]
-    spec["externalTrafficPolicy"] = ingress.get("external_traffic_policy") or "Local"
-    if ingress["exposure"] == "loadbalancer" and ingress.get("lb_ip"):
-        service["metadata"].setdefault("annotations", {})[LB_IPS_ANNOTATION] = ingress["lb_ip"]
-    if ingress["exposure"] == "nodeport":
-        fixed = {"http": ingress.get("http_nodeport"), "https": ingress.get("https_nodeport")}
-        for port in spec.get("ports") or []:
-            if fixed.get(port.get("name")):
-                port["nodePort"] = fixed[port["name"]]
-    set_ip_families(service, plan)
-
-
 def build(plan: dict, files: dict[str, str]) -> list[dict]:
     ingress = plan["ingress"]
     if not ingress.get("enabled"):
@@ -105,5 +91,5 @@ def build(plan: dict, files: dict[str, str]) -> list[dict]:
         configmap["data"] = {**(configmap.get("data") or {}),
                              "external-status-address": ingress["status_address"]}
     if _service_file(ingress):
-        _patch_service(find(objects, "Service", NAME, NAMESPACE), plan)
+        patch_ingress_service(find(objects, "Service", NAME, NAMESPACE), plan)
     return finish(objects, plan)
