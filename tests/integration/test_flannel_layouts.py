@@ -45,7 +45,8 @@ def assert_no_sysctl_file(lab):
 
 # ---------------------------------------------------------------- vagrant: eth1 everywhere, NAT eth0 skipped
 
-def test_vagrant_chooses_eth1_on_every_node_and_passes_it_as_iface(lab, run_playbook, tmp_path):
+def test_vagrant_chooses_eth1_on_every_node_and_passes_it_as_iface(clean_nodes, run_playbook, tmp_path):
+    lab = clean_nodes
     first = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
     assert first.rc == 0, first.failed_messages()
     assert nic_lines(first, lab) == {

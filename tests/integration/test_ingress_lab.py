@@ -104,7 +104,8 @@ def test_fixed_nodeport_outside_the_range_stops_naming_the_variable(lab, run_pla
     assert result.changed_hosts() == []
 
 
-def test_hostnetwork_exposure_second_run_changes_nothing(lab, run_playbook, tmp_path):
+def test_hostnetwork_exposure_second_run_changes_nothing(clean_nodes, run_playbook, tmp_path):
+    lab = clean_nodes
     extravars = render(tmp_path, ingress_exposure="hostnetwork")
     first = run_playbook("site.yml", lab.inventory, extravars=extravars)
     assert first.rc == 0, first.failed_messages()

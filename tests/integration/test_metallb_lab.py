@@ -7,10 +7,12 @@ in test_host_plane.py.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.harness import DEFAULT_LAYOUT, DEFAULT_NODES, clean_node_state
 from tests.integration.renders import (
     MANAGED_BY,
     changed_only,
@@ -28,12 +30,18 @@ L2_FILE = "metallb/90-l2advertisement-metallb-system-{}.yaml"
 
 
 @pytest.fixture(scope="module")
-def converged(lab, run_playbook, tmp_path_factory) -> Path:
-    """The lab's own pools rendered by a full run (nodes prepared), and the run that made them."""
+def converged(lab_manager, run_playbook, tmp_path_factory) -> Iterator[Path]:
+    """The lab's own pools rendered by a full run from clean nodes; the nodes are cleaned again at the end.
+
+    (A module fixture is set up before the per-test layout guard: it asks for the default lab itself.)
+    """
+    lab = lab_manager.get(DEFAULT_LAYOUT, DEFAULT_NODES)
+    clean_node_state(lab)
     render_dir = tmp_path_factory.mktemp("metallb") / "rendered"
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(render_dir)})
     assert result.rc == 0, result.failed_messages()
-    return render_dir
+    yield render_dir
+    clean_node_state(lab)
 
 
 def run_change(lab, run_playbook, converged, tmp_path, **extravars):

@@ -24,7 +24,9 @@ def render(tmp_path, services):
     return {"k8s_render_dir": str(tmp_path / "rendered"), "k8s_exposed_services": copy.deepcopy(services)}
 
 
-def test_dns_example_renders_one_service_with_udp_and_tcp_on_the_same_nodeport(lab, run_playbook, tmp_path):
+def test_dns_example_renders_one_service_with_udp_and_tcp_on_the_same_nodeport(clean_nodes, run_playbook,
+                                                                                tmp_path):
+    lab = clean_nodes
     first = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path, [DNS]))
     assert first.rc == 0, first.failed_messages()      # the run validated the Service against the 1.35 schema
 
