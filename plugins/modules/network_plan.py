@@ -17,7 +17,7 @@ description:
     settings, the NIC each node will use, and misspelt variables.
   - Every problem names the variable (with list index or host), the value, why it is wrong and how
     to fix it; all problems are reported together, errors and warnings apart.
-  - Changes nothing, anywhere; run it on the controller (C(delegate_to: localhost), C(run_once)).
+  - "Changes nothing, anywhere; run it on the controller (C(delegate_to: localhost), C(run_once))."
 options:
   inputs:
     description:
