@@ -54,6 +54,7 @@ CLIENT_LINK = "k8l-client"
 NS_VOID = "k8snet-void"                   # far ends of the NAT NICs: up, unaddressed, nothing routes
 NS_CLIENT = "k8snet-client"               # plays the external user on the lab bridge
 NFT_TABLE = "k8snet_lab"
+CGROUP_PREFIX = "k8snet-lab-"                # one cgroup per node, see enter_node_cgroups()
 LAB_NETS = ("192.168.56.0/24", "172.16.0.0/24")
 LAYOUTS = ("vagrant", "renamed", "multi", "mtu")
 MAX_NODES = 20
@@ -285,19 +286,20 @@ def node_config(state: dict, node: str) -> dict:
 
 # ---------------------------------------------------------------- mounts
 
-def mountinfo() -> list[tuple[str, str]]:
-    """(mount point, super options) of every mount, in mount order."""
+def mountinfo() -> list[tuple[str, str, str]]:
+    """(mount point, file system type, super options) of every mount, in mount order."""
     mounts = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields, _, rest = line.partition(" - ")
         point = fields.split()[4].encode().decode("unicode_escape")    # \040 -> space
-        mounts.append((point, rest.split()[-1] if rest else ""))
+        rest = rest.split()
+        mounts.append((point, rest[0] if rest else "", rest[-1] if rest else ""))
     return mounts
 
 
 def mounts_under(path: Path) -> list[str]:
     prefix = str(path).rstrip("/") + "/"
-    return [p for p, _ in mountinfo() if p == str(path) or p.startswith(prefix)]
+    return [p for p, _, _ in mountinfo() if p == str(path) or p.startswith(prefix)]
 
 
 def unmount_all_under(path: Path) -> None:
@@ -310,6 +312,51 @@ def remove_tree(path: Path) -> None:
     if path.exists() or path.is_symlink():
         unmount_all_under(path)
         run("rm", "-rf", "--one-file-system", str(path), timeout=300)
+
+
+# ---------------------------------------------------------------- cgroups
+
+def cgroup_parents() -> list[Path]:
+    """Where node cgroups go: our own cgroup in each hierarchy systemd uses (name=systemd v1, v2)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        own[controllers] = path
+    parents = []
+    for point, fstype, opts in mountinfo():
+        key = "" if fstype == "cgroup2" else "name=systemd" if "name=systemd" in opts.split(",") else None
+        if key is not None and key in own:
+            parents.append(Path(point) / own[key].lstrip("/"))
+    return parents
+
+
+def enter_node_cgroups(node: str) -> None:
+    """Move the calling process into cgroups of the node's own (runs in the child before it execs nspawn).
+
+    With --keep-unit nspawn puts a node's systemd under the cgroup nspawn was started in. Started
+    side by side in one cgroup, the nodes would share one `payload` tree and tear down each other's
+    unit cgroups (units then fail with status 219/CGROUP), so every node gets its own.
+    """
+    for parent in cgroup_parents():
+        own = parent / f"{CGROUP_PREFIX}{node}"
+        own.mkdir(exist_ok=True)
+        (own / "cgroup.procs").write_text("0")
+
+
+def lab_cgroups() -> list[Path]:
+    return [d for parent in cgroup_parents() for d in sorted(parent.glob(f"{CGROUP_PREFIX}*")) if d.is_dir()]
+
+
+def remove_lab_cgroups(timeout: float = 5.0) -> None:
+    """Remove the nodes' cgroups, innermost first; a cgroup is busy until its last process is reaped."""
+    def removed():
+        for top in lab_cgroups():
+            for sub, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
+                with contextlib.suppress(OSError):
+                    os.rmdir(sub)
+        return not lab_cgroups()
+    with contextlib.suppress(LabError):
+        wait_for(removed, timeout, "the nodes' cgroups to empty", 0.1)
 
 
 # ---------------------------------------------------------------- the node image (rootfs)
@@ -383,7 +430,7 @@ def debootstrap(target: Path, build_log: Path) -> None:
 
 
 def remove_old_images(keep: Path) -> None:
-    in_use = " ".join(opts for _, opts in mountinfo())
+    in_use = " ".join(opts for _, _, opts in mountinfo())
     for old in CACHE_DIR.glob("rootfs-*"):
         if old != keep and str(old) not in in_use:
             log(f"removing the outdated image {old}")
@@ -693,7 +740,8 @@ class Supervisor:
         with open(console, "ab") as out:
             # TERM=dumb: the node's systemd writes its console log without colour codes.
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "TERM": "dumb"})
+                                     env={**os.environ, "TERM": "dumb"},
+                                     preexec_fn=lambda: enter_node_cgroups(self.node))  # noqa: PLW1509 (no threads)
         leader = None
         try:
             leader = self.find_leader(child)
@@ -848,6 +896,7 @@ def leftovers(state: dict | None = None) -> list[str]:
     found += [f"mount {p}" for p in mounts_under(STATE_DIR)]
     if nft_table_exists():
         found.append(f"nft table inet {NFT_TABLE}")
+    found += [f"cgroup {d}" for d in lab_cgroups()]
     return found
 
 
@@ -857,6 +906,7 @@ def destroy(quiet: bool = False) -> list[str]:
     nodes = state.get("nodes", {}).values()
     kill_nodes(list(nodes))
     warn_unrecorded_nspawn()
+    remove_lab_cgroups()
     for point in state.get("mounts", []):
         unmount_all_under(Path(point))
     unmount_all_under(STATE_DIR)
