@@ -87,6 +87,9 @@ def probe_diagnosis(hostvars, hosts, plan, ignore=()):
                        f"{sweep['dev']} in {took} s, {len(answers)} answered"
                        + (f"; {sweep['truncated']} more not probed (limit {probe.ARP_TARGET_LIMIT})"
                           if sweep["truncated"] else ""))
+    for unprobed in plan["probes"].get("pools_unprobed", []):
+        summary.append(f"metallb pool {unprobed}: IPv6, not probed on the wire (no NDP probe yet); "
+                       "make sure no host uses these addresses")
     return {"failures": failures, "summary": summary}
 
 

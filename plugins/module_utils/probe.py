@@ -115,7 +115,7 @@ def pool_sweeps(node_plans: dict, pools: list[dict]) -> dict:
             continue
         for r in pool["ranges"]:
             if r["family"] != 4:
-                continue  # IPv6 pools would need NDP probing; said in the role output
+                continue  # IPv6 would need NDP probing: listed by unprobed_ranges() and said in the summary
             iprange = netaddr.IPRange(r["first"], r["last"])
             for segment, host in segments.items():
                 if netaddr.IPAddress(r["first"]) in segment:
@@ -128,6 +128,12 @@ def pool_sweeps(node_plans: dict, pools: list[dict]) -> dict:
                         sweep["addresses"].append(str(ip))
                         sweep["pools"][str(ip)] = pool["name"]
     return sweeps
+
+
+def unprobed_ranges(pools: list[dict]) -> list[str]:
+    """L2 pool ranges the ARP sweep cannot cover (IPv6), as `pool: first-last` for the run's summary."""
+    return [f"{pool['name']}: {r['first']}-{r['last']}" for pool in pools if pool["mode"] == "l2"
+            for r in pool["ranges"] if r["family"] != 4]
 
 
 def plan_probes(node_plans: dict, facts: dict, settings: dict, pools: list[dict]) -> dict:
@@ -146,6 +152,7 @@ def plan_probes(node_plans: dict, facts: dict, settings: dict, pools: list[dict]
         "arp": arp_adjacency(node_plans, who) if backend == "host-gw" else {},
         "ports": port_probes(node_plans, who, ports),
         "pools": pool_sweeps(node_plans, pools),
+        "pools_unprobed": unprobed_ranges(pools),
     }
 
 

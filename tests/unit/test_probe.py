@@ -16,3 +16,19 @@ def test_vxlan_probe_uses_the_senders_pod_mtu_so_a_smaller_peer_mtu_shows():
     assert [(t["peer"], t["size"]) for t in probes["node1"]["targets"]] == [("node2", 1450)]
     assert [(t["peer"], t["size"]) for t in probes["node2"]["targets"]] == [("node1", 1350)]
     assert (probes["node1"]["mtu"], probes["node2"]["mtu"]) == (1450, 1350)
+
+
+def test_l2_pools_are_swept_by_arp_from_the_node_on_their_segment_and_ipv6_ranges_are_listed_as_unprobed():
+    nodes = {"node1": {"iface": {"name": "eth1", "ipv4": "192.168.56.11", "prefix4": 24}},
+             "node2": {"iface": {"name": "eth1", "ipv4": "192.168.56.12", "prefix4": 24}}}
+    pools = [
+        {"name": "lan", "mode": "l2", "ranges": [
+            {"family": 4, "first": "192.168.56.240", "last": "192.168.56.242"},
+            {"family": 6, "first": "fd00::10", "last": "fd00::1f"}]},
+        {"name": "routed", "mode": "bgp", "ranges": [{"family": 6, "first": "fd01::1", "last": "fd01::9"}]},
+    ]
+    sweeps = probe.pool_sweeps(nodes, pools)
+    assert list(sweeps) == ["node1"]
+    assert sweeps["node1"]["addresses"] == ["192.168.56.240", "192.168.56.241", "192.168.56.242"]
+    assert sweeps["node1"]["pools"]["192.168.56.241"] == "lan"
+    assert probe.unprobed_ranges(pools) == ["lan: fd00::10-fd00::1f"]
