@@ -292,8 +292,8 @@ def mountinfo() -> list[tuple[str, str, str]]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields, _, rest = line.partition(" - ")
         point = fields.split()[4].encode().decode("unicode_escape")    # \040 -> space
-        rest = rest.split()
-        mounts.append((point, rest[0] if rest else "", rest[-1] if rest else ""))
+        after = rest.split()                                           # fstype, source, super options
+        mounts.append((point, after[0] if after else "", after[-1] if after else ""))
     return mounts
 
 
