@@ -65,7 +65,11 @@ def probe_diagnosis(hostvars, hosts, plan, ignore=()):
     pools = _results(hostvars, hosts, "underlay_probe_pool_result", "answers")
     failures = (probe.diagnose_vxlan(plan, vxlan) + probe.diagnose_arp(plan, arp) + probe.diagnose_ports(ports)
                 + probe.diagnose_pools(plan, pools, list(ignore)))
-    summary = [f"pairs probed: {plan['probes']['mode']}"]
+    scope = plan["probes"].get("scope", "all pairs and pool addresses")
+    summary = [f"probed: {scope}"]
+    if vxlan or arp or ports:
+        summary.append(f"pairs: {plan['probes']['mode']}" if scope.startswith("all ") else
+                       f"pairs: the changed ones out of a {plan['probes']['mode']}")
     if vxlan:
         total = sum(len(v) for v in vxlan.values())
         good = sum(1 for v in vxlan.values() for c in v if c.get("large"))

@@ -43,16 +43,7 @@ _value:
   type: dict
 """
 
-import base64
-
 from ansible_collections.onprem.k8snet.plugins.module_utils import verify
-
-
-def _slurped(registered, index):
-    try:
-        return base64.b64decode(registered["results"][index]["content"]).decode().strip()
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
 
 
 def traffic_report(hostvars, hosts, plan, live=None):
@@ -62,14 +53,18 @@ def traffic_report(hostvars, hosts, plan, live=None):
         evidence = {}
         for host in hosts:
             hv = hostvars[host]
-            sysctls = hv.get("verify_sysctls") or {}
+            checks = hv.get("verify_host") or {}
+            sysctls = checks.get("sysctls") or {}
             evidence[host] = {
-                "loopback_rc": (hv.get("verify_loopback") or {}).get("rc"),
-                "forwarding": _slurped(sysctls, 0), "bridge_nf": _slurped(sysctls, 1),
-                "reserved_ports": _slurped(sysctls, 2),
+                "loopback_rc": checks.get("loopback_rc"),
+                "forwarding": sysctls.get("net.ipv4.ip_forward"),
+                "bridge_nf": sysctls.get("net.bridge.bridge-nf-call-iptables"),
+                "reserved_ports": sysctls.get("net.ipv4.ip_local_reserved_ports"),
                 "vxlan": (hv.get("underlay_probe_vxlan_result") or {}).get("results"),
             }
-        rows = verify.host_rows(plan, evidence)
+        scope = ((hostvars[hosts[0]].get("underlay_probe_plan") or {}).get("probes") or {}).get("scope") \
+            if hosts else None
+        rows = verify.host_rows(plan, evidence, scope)
     mode = plan["cluster"]["apply"]
     return {"rows": rows, "markdown": verify.markdown(rows, plan["cluster"]["inventory_name"], mode)}
 

@@ -56,6 +56,11 @@ CONTRACT: dict[str, Var] = _vars(
     Var("k8s_allow_disruptive", False,
         "Allow day-2 changes that break live pod traffic (pod/service CIDR, node prefix, backend, VNI/port) "
         "or remove pool addresses held by Services."),
+    Var("k8s_probe_scope", "changes",
+        "What site.yml and reconfigure.yml probe on the wire: `changes` = everything on the first run, then "
+        "only the node pairs and pool addresses that are new or changed since the last applied plan (a run "
+        "with no change sends no probe); `all` = every pair and pool address on every run. "
+        "verify.yml always probes everything."),
     Var("upstream_mirror", None,
         "Base URL (http, https, file) or local directory holding the pinned upstream manifests as "
         "`<project>/<version>/<path>`, for air-gapped sites.",

@@ -604,7 +604,8 @@ class PlanBuilder:
         self.check_unknown_variables()
         addresses = self.check_inventory()
         s = self.s
-        for var, choices in (("k8s_apply", ("api", "render")), ("metallb_bgp_implementation", ("native", "frr-k8s"))):
+        for var, choices in (("k8s_apply", ("api", "render")), ("metallb_bgp_implementation", ("native", "frr-k8s")),
+                             ("k8s_probe_scope", ("changes", "all"))):
             if s[var] not in choices:
                 self.problems.error(var, s[var], "is not a known value", f"use {' or '.join(choices)}")
         if str(s["k8s_version"]) not in SUPPORTED_K8S_VERSIONS:

@@ -137,6 +137,7 @@ def unprobed_ranges(pools: list[dict]) -> list[str]:
 
 
 def plan_probes(node_plans: dict, facts: dict, settings: dict, pools: list[dict]) -> dict:
+    """Every probe the plan could need; scoped() keeps those a run must send."""
     nodes = [h for h, n in node_plans.items() if n.get("iface")]
     who, mode = pairs(nodes)
     backend = settings["flannel_backend"]
@@ -153,7 +154,81 @@ def plan_probes(node_plans: dict, facts: dict, settings: dict, pools: list[dict]
         "ports": port_probes(node_plans, who, ports),
         "pools": pool_sweeps(node_plans, pools),
         "pools_unprobed": unprobed_ranges(pools),
+        "policy": settings["k8s_probe_scope"],
     }
+
+
+# ---------------------------------------------------------------- what a run must probe
+
+def _probed_node(node: dict) -> dict:
+    """What a node's probes depend on: its chosen NIC (name, addresses, MTU) and its pod MTU."""
+    iface = node.get("iface") or {}
+    return {"iface": {k: iface.get(k) for k in ("name", "ipv4", "ipv6", "mtu")}, "pod_mtu": node.get("pod_mtu")}
+
+
+def _cluster_wide(plan: dict) -> dict:
+    """Settings every pair's probes depend on: the overlay and which ports nodes must reach."""
+    return {"flannel": plan["flannel"], "metallb": plan["metallb"].get("enabled")}
+
+
+def _pairwise(section: dict, touched: set[str], keep_peers: bool) -> dict:
+    """A per-host probe section restricted to the pairs with a touched end.
+
+    keep_peers: the untouched end of such a pair takes part too (VXLAN device, listener), with no
+    targets of its own unless it is one of them.
+    """
+    out = {}
+    for host, entry in section.items():
+        targets = [t for t in entry["targets"] if host in touched or t["peer"] in touched]
+        peer_of_touched = any(t["peer"] == host for h in touched for t in section.get(h, {}).get("targets", []))
+        if targets or (keep_peers and peer_of_touched):
+            out[host] = {**entry, "targets": targets}
+    return out
+
+
+def _new_addresses(sweeps: dict, previous_pools: list[dict]) -> dict:
+    """Pool sweeps without the addresses the last applied plan's L2 pools already held (proven then)."""
+    held = [netaddr.IPRange(r["first"], r["last"]) for p in previous_pools if p["mode"] == "l2"
+            for r in p["ranges"] if r["family"] == 4]
+    out = {}
+    for host, sweep in sweeps.items():
+        fresh = [a for a in sweep["addresses"] if not any(netaddr.IPAddress(a) in r for r in held)]
+        if fresh:
+            out[host] = {**sweep, "addresses": fresh, "pools": {a: sweep["pools"][a] for a in fresh}}
+    return out
+
+
+def scoped(plan: dict, previous: dict | None) -> dict:
+    """The probes this run sends, given the plan last applied (recorded after a run whose probes passed).
+
+    Everything on a first run, with `k8s_probe_scope: all`, or when the overlay settings changed;
+    otherwise only the pairs with a new or changed node at one end and the pool addresses that are new,
+    so a run with no change sends none (verify.yml, which passes no previous plan, probes everything).
+    Returns the probes with `scope`, one line saying which.
+    """
+    probes = plan["probes"]
+    if probes.get("policy") == "all":
+        return {**probes, "scope": "all pairs and pool addresses (k8s_probe_scope: all)"}
+    if not previous:
+        return {**probes, "scope": "all pairs and pool addresses (nothing applied yet)"}
+    if _cluster_wide(previous) != _cluster_wide(plan):
+        return {**probes, "scope": "all pairs and pool addresses (the overlay settings changed)"}
+    before = previous.get("nodes", {})
+    touched = {h for h, n in plan["nodes"].items()
+               if h not in before or _probed_node(before[h]) != _probed_node(n)}
+    pools = _new_addresses(probes["pools"], previous["metallb"].get("pools", []))
+    result = {**probes, "vxlan": _pairwise(probes["vxlan"], touched, keep_peers=True),
+              "arp": _pairwise(probes["arp"], touched, keep_peers=False),
+              "ports": _pairwise(probes["ports"], touched, keep_peers=True), "pools": pools}
+    what = []
+    if touched:
+        what.append(f"the pairs of {', '.join(sorted(touched))} (new or changed NIC)")
+    if pools:
+        what.append(f"{sum(len(s['addresses']) for s in pools.values())} new pool addresses")
+    result["scope"] = ("only " + " and ".join(what) if what else
+                       "none: nothing the probes depend on changed since the last applied run, whose probes "
+                       "passed") + "; k8s_probe_scope: all (or verify.yml) probes everything"
+    return result
 
 
 # ---------------------------------------------------------------- diagnosis

@@ -43,6 +43,35 @@ def run_parallel(commands: dict) -> dict:
     return {key: (p.wait(), p.stdout.read()) for key, p in procs.items()}
 
 
+def loopback_in_fresh_netns(name: str) -> tuple[int, str]:
+    """Ping 127.0.0.1 inside a new network namespace with only lo up (what a pod's containers share).
+
+    The namespace is removed again whatever happens; (rc, output) of the ping (or of the step that failed).
+    """
+    steps = [["ip", "netns", "add", name], ["ip", "-n", name, "link", "set", "lo", "up"],
+             ["ip", "netns", "exec", name, "ping", "-n", "-q", "-c", "1", "-W", "1", "127.0.0.1"]]
+    try:
+        for argv in steps:
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                break
+        return proc.returncode, (proc.stdout + proc.stderr).strip()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def read_proc_sys(keys: list[str]) -> dict:
+    """Dotted kernel parameters to their runtime values (None when the parameter does not exist)."""
+    values = {}
+    for key in keys:
+        try:
+            with open("/proc/sys/" + key.replace(".", "/"), encoding="ascii") as handle:
+                values[key] = handle.read().strip()
+        except OSError:
+            values[key] = None
+    return values
+
+
 # ---------------------------------------------------------------- ARP
 
 ETH_P_ARP = 0x0806

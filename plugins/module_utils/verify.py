@@ -15,8 +15,11 @@ def _row(kind: str, status: str, evidence: str) -> dict:
     return {"kind": kind, "status": status, "evidence": evidence, "line": f"{kind:<20} {status:<13} {evidence}"}
 
 
-def host_rows(plan: dict, hosts: dict) -> list[dict]:
-    """hosts: {name: {"loopback_rc", "forwarding", "bridge_nf", "reserved_ports", "vxlan": [probe results]}}."""
+def host_rows(plan: dict, hosts: dict, probe_scope: str | None = None) -> list[dict]:
+    """hosts: {name: {"loopback_rc", "forwarding", "bridge_nf", "reserved_ports", "vxlan": [probe results]}}.
+
+    probe_scope: what this run's underlay probes covered (``probe.scoped``), when they covered less than all.
+    """
     names = sorted(hosts)
     bad_loop = [h for h in names if hosts[h].get("loopback_rc") != 0]
     pairs = [r for h in names for r in hosts[h].get("vxlan") or []]
@@ -30,9 +33,8 @@ def host_rows(plan: dict, hosts: dict) -> list[dict]:
              f"loopback failed in a fresh network namespace on {', '.join(bad_loop)}" if bad_loop else
              f"127.0.0.1 answers inside a fresh network namespace on all {len(names)} nodes (what a pod's "
              "containers share)"),
-        _row("pod-to-pod", FAIL if len(passed) < len(pairs) else NEEDS_CLUSTER,
-             f"host side: {len(passed)}/{len(pairs)} node pairs passed VXLAN pings at the pod MTU"
-             if pairs else "host side: not probed in this run (backend " + plan["flannel"]["backend"] + ")"),
+        _row("pod-to-pod", FAIL if len(passed) < len(pairs) else NEEDS_CLUSTER, _pod_to_pod(plan, pairs, passed,
+                                                                                           probe_scope)),
         _row("pod-to-service", FAIL if bad_fwd else NEEDS_CLUSTER,
              f"forwarding or bridge netfilter off on {', '.join(bad_fwd)}" if bad_fwd else
              "host side: forwarding and bridge netfilter on every node; Services need kube-proxy on a live cluster"),
@@ -43,6 +45,15 @@ def host_rows(plan: dict, hosts: dict) -> list[dict]:
                 else "") + "; NodePort, LoadBalancer and Ingress requests need a live cluster"),
     ]
     return rows
+
+
+def _pod_to_pod(plan: dict, pairs: list, passed: list, probe_scope: str | None) -> str:
+    partial = f" ({probe_scope})" if probe_scope and not probe_scope.startswith("all ") else ""
+    if pairs:
+        return f"host side: {len(passed)}/{len(pairs)} node pairs passed VXLAN pings at the pod MTU{partial}"
+    if plan["flannel"]["backend"] == "vxlan" and partial:
+        return f"host side: no VXLAN pair probed in this run{partial}"
+    return f"host side: not probed in this run (backend {plan['flannel']['backend']})"
 
 
 def _exec(what: str, result: dict | None) -> dict:

@@ -429,3 +429,10 @@ def test_command_line_strings_are_read_as_booleans_and_integers():
 def test_with_vars_helper_applies_to_every_host():
     inputs = with_vars(lab_inputs(), k8s_apply="render")
     assert plan_of(inputs)["cluster"]["apply"] == "render"
+
+
+def test_probe_scope_is_carried_in_the_plan_and_an_unknown_value_is_refused_naming_it():
+    assert plan_of(lab_inputs())["probes"]["policy"] == "changes"
+    assert plan_of(lab_inputs(k8s_probe_scope="all"))["probes"]["policy"] == "all"
+    error = one_error(lab_inputs(k8s_probe_scope="sometimes"), "k8s_probe_scope")
+    assert "changes or all" in str(error)

@@ -32,3 +32,62 @@ def test_l2_pools_are_swept_by_arp_from_the_node_on_their_segment_and_ipv6_range
     assert sweeps["node1"]["addresses"] == ["192.168.56.240", "192.168.56.241", "192.168.56.242"]
     assert sweeps["node1"]["pools"]["192.168.56.241"] == "lan"
     assert probe.unprobed_ranges(pools) == ["lan: fd00::10-fd00::1f"]
+
+
+# ---------------------------------------------------------------- what a run probes
+
+SETTINGS = {"flannel_backend": "vxlan", "flannel_vni": 1, "flannel_port": 8472, "metallb_enabled": True,
+            "k8s_probe_scope": "changes"}
+
+
+def plan_of(count: int, pool_last: str = "192.168.56.242", settings: dict | None = None, **changed_nodes) -> dict:
+    settings = {**SETTINGS, **(settings or {})}
+    nodes = {f"node{i}": {"iface": {"name": "eth1", "ipv4": f"192.168.56.{10 + i}", "prefix4": 24, "mtu": 1500},
+                          "pod_mtu": 1450} for i in range(1, count + 1)}
+    nodes.update(changed_nodes)
+    pools = [{"name": "lan", "mode": "l2", "ranges": [{"family": 4, "first": "192.168.56.240", "last": pool_last}]}]
+    flannel = {"backend": settings["flannel_backend"], "vni": settings["flannel_vni"],
+               "port": settings["flannel_port"], "mtu": None}
+    return {"nodes": nodes, "flannel": flannel, "metallb": {"enabled": settings["metallb_enabled"], "pools": pools},
+            "probes": probe.plan_probes(nodes, {}, settings, pools)}
+
+
+def pairs_of(section: dict) -> set[tuple[str, str]]:
+    return {(host, t["peer"]) for host, entry in section.items() for t in entry["targets"]}
+
+
+def test_a_run_with_nothing_changed_sends_no_probe_and_says_why():
+    scoped = probe.scoped(plan_of(3), plan_of(3))
+    assert (scoped["vxlan"], scoped["ports"], scoped["pools"]) == ({}, {}, {})
+    assert scoped["scope"].startswith("none: nothing the probes depend on changed")
+
+
+def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everything():
+    full = plan_of(3)["probes"]
+    for plan, previous, why in ((plan_of(3), None, "nothing applied yet"),
+                                (plan_of(3, settings={"k8s_probe_scope": "all"}), plan_of(3), "k8s_probe_scope: all"),
+                                (plan_of(3, settings={"flannel_port": 4789}), plan_of(3), "overlay settings changed")):
+        scoped = probe.scoped(plan, previous)
+        assert pairs_of(scoped["vxlan"]) == pairs_of(full["vxlan"]) and len(pairs_of(scoped["vxlan"])) == 6
+        assert scoped["pools"]["node1"]["addresses"] == full["pools"]["node1"]["addresses"]
+        assert why in scoped["scope"]
+
+
+def test_an_added_node_probes_only_its_pairs_both_ways_and_its_peers_keep_their_device_and_listeners():
+    scoped = probe.scoped(plan_of(4), plan_of(3))
+    expected = {("node4", p) for p in ("node1", "node2", "node3")} | {(p, "node4") for p in ("node1", "node2", "node3")}
+    assert pairs_of(scoped["vxlan"]) == expected
+    assert pairs_of(scoped["ports"]) == expected
+    assert set(scoped["vxlan"]) == set(scoped["ports"]) == {"node1", "node2", "node3", "node4"}
+    assert all(entry["listen"] for entry in scoped["ports"].values())
+    assert scoped["pools"] == {}
+    assert scoped["scope"].startswith("only the pairs of node4")
+
+
+def test_a_node_whose_nic_changed_is_probed_again_and_only_new_pool_addresses_are_swept():
+    moved = {"iface": {"name": "eth2", "ipv4": "192.168.56.12", "prefix4": 24, "mtu": 1500}, "pod_mtu": 1450}
+    scoped = probe.scoped(plan_of(3, pool_last="192.168.56.244", node2=moved), plan_of(3))
+    assert pairs_of(scoped["vxlan"]) == {("node2", "node1"), ("node2", "node3"), ("node1", "node2"), ("node3", "node2")}
+    assert scoped["pools"]["node1"]["addresses"] == ["192.168.56.243", "192.168.56.244"]
+    assert scoped["scope"] == ("only the pairs of node2 (new or changed NIC) and 2 new pool addresses; "
+                               "k8s_probe_scope: all (or verify.yml) probes everything")

@@ -35,6 +35,18 @@ def test_render_mode_failures_name_the_node():
     assert rows["pod-to-pod"]["status"] == verify.FAIL and "2/3" in rows["pod-to-pod"]["evidence"]
 
 
+def test_render_mode_says_which_pairs_this_run_probed_when_it_probed_fewer_than_all():
+    scope = "only the pairs of node4 (new or changed NIC)"
+    rows = by_kind(verify.host_rows(PLAN, {"node1": host(), "node4": host()}, scope))
+    assert rows["pod-to-pod"]["evidence"] == f"host side: 2/2 node pairs passed VXLAN pings at the pod MTU ({scope})"
+    none = "none: nothing the probes depend on changed since the last applied run, whose probes passed"
+    rows = by_kind(verify.host_rows(PLAN, {"node1": host(vxlan=()), "node2": host(vxlan=())}, none))
+    assert rows["pod-to-pod"]["status"] == verify.NEEDS_CLUSTER
+    assert rows["pod-to-pod"]["evidence"] == f"host side: no VXLAN pair probed in this run ({none})"
+    rows = by_kind(verify.host_rows(PLAN, {"node1": host()}, "all pairs and pool addresses (nothing applied yet)"))
+    assert rows["pod-to-pod"]["evidence"] == "host side: 1/1 node pairs passed VXLAN pings at the pod MTU"
+
+
 def test_live_checks_pass_and_fail_with_evidence():
     live = {"intra": {"rc": 0, "stdout": "verify-a\n"}, "pod": {"rc": 0, "stdout": "verify-b"},
             "service": {"rc": 1, "stdout": "", "msg": "wget: download timed out"},

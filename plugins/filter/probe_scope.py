@@ -1,0 +1,48 @@
+"""Filter ``onprem.k8snet.probe_scope``: the probes this run sends, given the last applied plan."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: probe_scope
+author: k8snet maintainers
+version_added: 0.1.0
+short_description: Keep the underlay probes a run must send
+description:
+  - Returns the plan with its C(probes) restricted to what changed since the last applied plan (the one
+    recorded after a run whose probes passed) - the pairs with a new or changed node at one end, the
+    pool addresses that are new - and C(probes.scope), one line saying what is probed and why.
+  - Everything is probed on a first run (no previous plan), when the overlay settings changed, and when
+    the plan's C(k8s_probe_scope) is C(all).
+options:
+  _input:
+    description: The network plan (C(network_plan_result.plan)).
+    type: dict
+    required: true
+  previous:
+    description: The last applied plan; empty when nothing was applied yet.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Work out what this run must probe
+  ansible.builtin.set_fact:
+    underlay_probe_plan: "{{ network_plan_result.plan | onprem.k8snet.probe_scope(applied_state_previous_plan) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The plan, with C(probes) scoped and C(probes.scope) added.
+  type: dict
+"""
+
+from ansible_collections.onprem.k8snet.plugins.module_utils import probe
+
+
+def probe_scope(plan, previous):
+    return {**plan, "probes": probe.scoped(plan, previous or None)}
+
+
+class FilterModule:
+    def filters(self):
+        return {"probe_scope": probe_scope}
