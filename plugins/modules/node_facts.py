@@ -45,6 +45,13 @@ options:
         description: Port number.
         type: int
         required: true
+  sysctl_file:
+    description:
+      - The sysctl.d drop-in node preparation owns (M(onprem.k8snet.sysctl_conf)); its text and the runtime
+        values of the parameters it may set are returned as RV(facts.sysctl), so that a run can tell whether
+        node preparation has anything to do without connecting again.
+    type: path
+    default: /etc/sysctl.d/90-k8snet.conf
   kernel_features:
     description:
       - Kernel features to report as C(builtin) (modules.builtin or the kernel config says C(=y)),
@@ -138,6 +145,12 @@ facts:
       type: list
       elements: dict
       sample: [{protocol: tcp, port: 80, address: 0.0.0.0, process: nginx, pid: 1234}]
+    sysctl:
+      description:
+        - C(path) and C(file) (the text of O(sysctl_file), null when absent) and C(runtime), the current value
+          of each parameter node preparation may set (null when the kernel does not have it).
+      type: dict
+      sample: {path: /etc/sysctl.d/90-k8snet.conf, file: null, runtime: {net.ipv4.ip_forward: "0"}}
     flannel:
       description:
         - An existing flannel overlay (day 2). C(running) is true when a C(flannel.<VNI>) or C(flannel-wg)
@@ -163,7 +176,7 @@ import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.onprem.k8snet.plugins.module_utils import hostfacts
+from ansible_collections.onprem.k8snet.plugins.module_utils import hostfacts, sysctl
 
 SYSCTL = "/proc/sys/net/ipv4"
 ARGUMENT_SPEC = {
@@ -173,6 +186,7 @@ ARGUMENT_SPEC = {
                           "port": {"type": "int", "required": True}}},
     "kernel_features": {"type": "list", "elements": "str",
                         "default": ["br_netfilter", "vxlan", "overlay", "wireguard"]},
+    "sysctl_file": {"type": "path", "default": sysctl.DEFAULT_PATH},
 }
 
 
@@ -287,6 +301,15 @@ class Gatherer:
         return hostfacts.parse_listening(out, ports) if out is not None else []
 
 
+def sysctl_state(path):
+    """The drop-in's text and the runtime values node preparation compares with the plan."""
+    runtime = {}
+    for key in sysctl.WATCHED:
+        value = read_text(sysctl.proc_path(key))
+        runtime[key] = sysctl.normalize(value) if value is not None else None
+    return {"path": path, "file": read_text(path), "runtime": runtime}
+
+
 def gather(module):
     """The facts dict and the notes, from the module's parameters."""
     params = module.params
@@ -302,6 +325,7 @@ def gather(module):
         "kernel": g.kernel(params["kernel_features"]),
         "firewall": g.firewall(),
         "listening": g.listening(params["ports"]),
+        "sysctl": sysctl_state(params["sysctl_file"]),
         "flannel": hostfacts.flannel_overlay(interfaces),
     }
     return facts, g.notes

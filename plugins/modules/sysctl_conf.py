@@ -63,8 +63,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import (
     normalize,
     parse,
+    present,
     proc_path,
-    render,
     runtime_changes,
 )
 
@@ -114,12 +114,8 @@ def main():
         target_runtime = before
         new_text = None
     else:
-        runtime = read_runtime(module, wanted)
-        # Keep the values recorded at first creation; record new keys' current values.
-        before = {**{k: runtime[k] for k in wanted if k not in before and runtime[k] != wanted[k]},
-                  **{k: v for k, v in before.items()}}
+        new_text, _ = present(current_text, read_runtime(module, wanted), wanted)
         target_runtime = wanted
-        new_text = render(wanted, before)
 
     changes = runtime_changes(target_runtime, read_runtime(module, target_runtime)) if target_runtime else {}
     file_changed = current_text != new_text

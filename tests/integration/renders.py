@@ -99,12 +99,12 @@ def diff_lines(result: PlaybookResult) -> list[str]:
 
 
 def host_changes(result: PlaybookResult) -> dict[str, list[str]]:
-    """host -> names of the tasks that changed something on that host (results delegated to the controller,
-    such as the rendered files and the state file, are left out)."""
+    """host -> names of the tasks that changed something on that host (what the controller changed, such as
+    the rendered files and the state file, in its own plays or delegated to it, is left out)."""
     changes: dict[str, list[str]] = {}
     for e in result.events:
         data = e.get("event_data", {})
-        if e.get("event") == "runner_on_ok" and data["res"].get("changed") \
+        if e.get("event") == "runner_on_ok" and data["res"].get("changed") and data["host"] != "localhost" \
                 and not data["res"].get("_ansible_delegated_vars"):
             changes.setdefault(data["host"], []).append(data["task"])
     return changes

@@ -107,10 +107,10 @@ def test_a_fourth_node_is_prepared_and_the_others_are_left_alone(cluster, run_pl
     assert any(line.startswith("+ nodes.node4: null -> ") and line.endswith(
         "(node added: it gets detection, probes and preparation)") for line in diff_lines(result))
     assert host_changes(result).keys() == {"node4"}
-    assert result.stats["node2"]["changed"] == result.stats["node3"]["changed"] == 0
-    # node1 only carries the controller's write (run once, delegated to it): the state file.
+    assert result.stats["node1"]["changed"] == result.stats["node2"]["changed"] == result.stats["node3"]["changed"] == 0
+    # The controller's plays wrote only the state file.
     assert [e["event_data"]["task"] for e in result.events
-            if e.get("event") == "runner_on_ok" and e["event_data"]["host"] == "node1"
+            if e.get("event") == "runner_on_ok" and e["event_data"]["host"] == "localhost"
             and e["event_data"]["res"].get("changed")] == ["Write the state file into the render directory"]
     # Only node4's pairs were probed: 3 peers each way over VXLAN.
     assert "probed: only the pairs of node4 (new or changed NIC)" in result.stdout

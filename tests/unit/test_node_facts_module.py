@@ -22,7 +22,7 @@ NETNS = FIXTURES / "facts_raw_netns"
 LAB_CONFIG = gzip.decompress((FIXTURES / "facts_raw_kernel_lab/config.gz").read_bytes()).decode()
 LAB_SYS_MODULE = set((FIXTURES / "facts_raw_kernel_lab/sys_module.txt").read_text().split())
 FACT_KEYS = {"hostname", "interfaces", "default_routes", "can_reach", "ip_local_port_range",
-             "ip_local_reserved_ports", "kernel", "firewall", "listening", "flannel"}
+             "ip_local_reserved_ports", "kernel", "firewall", "listening", "sysctl", "flannel"}
 
 
 class ExitJson(Exception):
@@ -131,6 +131,9 @@ def test_recorded_lab_node(host):
     assert [(s["protocol"], s["port"], s["process"]) for s in facts["listening"]] == [
         ("udp", 8472, None), ("tcp", 443, "python3")]
     assert facts["flannel"] == {"running": True, "device": "flannel.1", "addresses": ["10.244.0.0/32"]}
+    # what node preparation compares with the plan: the drop-in (absent here) and the runtime values
+    assert facts["sysctl"]["path"] == "/etc/sysctl.d/90-k8snet.conf" and facts["sysctl"]["file"] is None
+    assert facts["sysctl"]["runtime"]["net.ipv4.ip_local_reserved_ports"] == "30000-32767"
     # nftables showed a drop policy: no need to ask iptables; firewalld is not installed
     assert ("iptables", "-S", "INPUT") not in host.calls
     assert not any(call[0] == "systemctl" for call in host.calls)
