@@ -219,57 +219,71 @@ def _files_for(component: str, files: dict) -> dict:
     return merged
 
 
-def _build(module, component: str, plan: dict, files: dict, *, kube_version: str, validate: bool):
-    """The component's objects, built and validated; fails the module (nothing written) on any error."""
+class _Refused(Exception):
+    """Stops the module with this message (and fields); nothing is written."""
+
+    def __init__(self, msg: str, **fields):
+        super().__init__(msg)
+        self.fields = {"msg": msg, **fields}
+
+
+def _build(component: str, plan: dict, files: dict, *, kube_version: str, validate: bool):
+    """The component's objects, built and validated; _Refused (nothing written) on any error."""
     try:
         bundle = addons.build(component, plan, _files_for(component, files))
     except kube.ManifestError as exc:
-        module.fail_json(msg=f"Cannot build {component}: {exc}")
+        raise _Refused(f"Cannot build {component}: {exc}") from exc
     except (KeyError, TypeError, AttributeError) as exc:
-        module.fail_json(msg=f"Cannot build {component}: the plan does not have the expected layout ({exc!r}); "
-                             "pass network_plan_result.plan from onprem.k8snet.network_plan")
+        raise _Refused(f"Cannot build {component}: the plan does not have the expected layout ({exc!r}); "
+                       "pass network_plan_result.plan from onprem.k8snet.network_plan") from exc
     if validate:
         checked = bundle.objects + [a.content for a in bundle.artifacts if a.validate]
         try:
             problems = kube.validate_objects(checked, kube_version)
         except kube.SchemaUnavailable as exc:
-            module.fail_json(msg=f"Cannot validate {component}: {exc}")
+            raise _Refused(f"Cannot validate {component}: {exc}") from exc
         if problems:
             errors = [str(x) for x in problems]
-            module.fail_json(msg=f"{component}: {len(errors)} schema error(s) for Kubernetes {kube_version}; "
-                                 "nothing was written:\n" + "\n".join(errors), errors=errors)
+            raise _Refused(f"{component}: {len(errors)} schema error(s) for Kubernetes {kube_version}; "
+                           "nothing was written:\n" + "\n".join(errors), errors=errors)
     return bundle
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "component": {"type": "str", "choices": list(addons.COMPONENTS)},
-            "components": {"type": "list", "elements": "str", "choices": list(addons.COMPONENTS)},
-            "plan": {"type": "dict", "required": True},
-            "files": {"type": "dict", "default": {}},
-            "dest": {"type": "path", "required": True},
-            "validate": {"type": "bool", "default": True},
-            "kube_version": {"type": "str"},
-        },
-        required_one_of=[("component", "components")],
-        mutually_exclusive=[("component", "components")],
-        supports_check_mode=True,
-    )
-    p = module.params
+ARGUMENT_SPEC = {
+    "component": {"type": "str", "choices": list(addons.COMPONENTS)},
+    "components": {"type": "list", "elements": "str", "choices": list(addons.COMPONENTS)},
+    "plan": {"type": "dict", "required": True},
+    "files": {"type": "dict", "default": {}},
+    "dest": {"type": "path", "required": True},
+    "validate": {"type": "bool", "default": True},
+    "kube_version": {"type": "str"},
+}
+ARGUMENT_RULES = {"required_one_of": [("component", "components")],
+                  "mutually_exclusive": [("component", "components")]}
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """The module's result for these (validated) parameters; ``failed`` set when nothing could be written."""
+    try:
+        return _run(params, check_mode, diff)
+    except _Refused as exc:
+        return {"failed": True, **exc.fields}
+
+
+def _run(p: dict, check_mode: bool, want_diff: bool) -> dict:
     plan = p["plan"]
     names = p["components"] or [p["component"]]
     kube_version = str(p["kube_version"] or (plan.get("cluster") or {}).get("kube_version") or "")
     # Every component builds and validates before any is written: one bad object writes nothing at all.
-    bundles = {name: _build(module, name, plan, p["files"] or {}, kube_version=kube_version, validate=p["validate"])
+    bundles = {name: _build(name, plan, p["files"] or {}, kube_version=kube_version, validate=p["validate"])
                for name in names}
     results, diff, changed = {}, [], False
     for name, bundle in bundles.items():
         directory = os.path.join(p["dest"], name)
         try:
-            changes = render.render(directory, bundle.objects, bundle.artifacts, check=module.check_mode)
+            changes = render.render(directory, bundle.objects, bundle.artifacts, check=check_mode)
         except (render.RenderError, OSError) as exc:
-            module.fail_json(msg=f"Cannot write {name} into {directory}: {exc}")
+            raise _Refused(f"Cannot write {name} into {directory}: {exc}") from exc
         objects, artifacts = _summaries(directory, bundle)
         results[name] = {"directory": directory, "objects": objects, "artifacts": artifacts,
                          "created": changes.created, "updated": changes.updated, "deleted": changes.deleted,
@@ -279,8 +293,16 @@ def main():
     result = {"changed": changed, "kube_version": kube_version, "components": results}
     if p["component"]:
         result.update(results[p["component"]])  # the single-component form returns its fields at the top
-    if module._diff:
+    if want_diff:
         result["diff"] = diff
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
+    result = run(module.params, module.check_mode, module._diff)
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -80,30 +80,36 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan, summarize_plan
 
+ARGUMENT_SPEC = {"inputs": {"type": "dict", "required": True},
+                 "fail_on_error": {"type": "bool", "default": True}}
 
-def main():
-    module = AnsibleModule(
-        argument_spec={"inputs": {"type": "dict", "required": True},
-                       "fail_on_error": {"type": "bool", "default": True}},
-        supports_check_mode=True,
-    )
-    plan, problems = build_plan(module.params["inputs"])
+
+def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """The module's result for these (validated) parameters; ``failed`` set when the plan is refused."""
+    plan, problems = build_plan(params["inputs"])
     result = {
         "changed": False,
         "plan": plan,
         "errors": [p.as_dict() for p in problems.errors],
         "warnings_found": [p.as_dict() for p in problems.warnings],
         "report": problems.report(),
+        "warnings": [str(warning) for warning in problems.warnings],
     }
-    for warning in problems.warnings:
-        module.warn(str(warning))
     if problems.errors:
-        if module.params["fail_on_error"]:
+        if params["fail_on_error"]:
             # The message holds the readable list; `errors` the same, structured, for tooling.
-            module.fail_json(msg="The network plan has problems; nothing was changed.\n" + problems.report(),
-                             errors=result["errors"])
-        module.exit_json(**result)
+            return {"failed": True, "msg": "The network plan has problems; nothing was changed.\n" + problems.report(),
+                    "errors": result["errors"], "warnings": result["warnings"]}
+        return result
     result["summary"] = summarize_plan(plan)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -72,23 +72,30 @@ record:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import state
 
+ARGUMENT_SPEC = {"previous": {"type": "dict"}, "plan": {"type": "dict", "required": True},
+                 "allow_disruptive": {"type": "bool", "default": False}}
 
-def main():
-    module = AnsibleModule(
-        argument_spec={"previous": {"type": "dict"}, "plan": {"type": "dict", "required": True},
-                       "allow_disruptive": {"type": "bool", "default": False}},
-        supports_check_mode=True,
-    )
-    previous, plan = module.params["previous"], module.params["plan"]
+
+def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """The module's result for these (validated) parameters; ``failed`` set when a change is refused."""
+    previous, plan = params["previous"], params["plan"]
     changes = state.diff(previous, plan)
     result = {"changed": False, "changes": [c.as_dict() for c in changes],
               "report": state.report(changes, first_run=not previous),
               "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan),
               "record": state.record(plan, plan.get("project_version", ""))}
     refused = state.refusals(changes)
-    if refused and not module.params["allow_disruptive"]:
-        module.fail_json(msg="Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused),
-                         report=result["report"])
+    if refused and not params["allow_disruptive"]:
+        return {"failed": True, "msg": "Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused),
+                "report": result["report"]}
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

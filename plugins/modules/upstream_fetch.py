@@ -148,26 +148,33 @@ PIN_OPTIONS = {
 }
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "files": {"type": "list", "elements": "dict", "required": True, "options": PIN_OPTIONS},
-            "mirror": {"type": "str"},
-            "cache_dir": {"type": "path"},
-            "timeout": {"type": "int", "default": upstream.DEFAULT_TIMEOUT},
-            "validate_certs": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
-    cache_dir = p["cache_dir"] or upstream.default_cache_dir()
+ARGUMENT_SPEC = {
+    "files": {"type": "list", "elements": "dict", "required": True, "options": PIN_OPTIONS},
+    "mirror": {"type": "str"},
+    "cache_dir": {"type": "path"},
+    "timeout": {"type": "int", "default": upstream.DEFAULT_TIMEOUT},
+    "validate_certs": {"type": "bool", "default": True},
+}
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """The module's result for these (validated) parameters; ``failed`` set when a file cannot be provided."""
+    cache_dir = params["cache_dir"] or upstream.default_cache_dir()
     try:
-        result = upstream.fetch(p["files"], mirror=p["mirror"] or None, cache_dir=cache_dir,
-                                timeout=p["timeout"], validate_certs=p["validate_certs"])
+        result = upstream.fetch(params["files"], mirror=params["mirror"] or None, cache_dir=cache_dir,
+                                timeout=params["timeout"], validate_certs=params["validate_certs"])
     except upstream.UpstreamError as exc:
-        module.fail_json(msg=f"Cannot provide the pinned upstream files:\n{exc}", cache_dir=cache_dir)
-    module.exit_json(changed=False, paths=result.paths, by_project=result.by_project, sources=result.sources,
-                     downloaded=result.downloaded, cached=result.cached, cache_dir=cache_dir)
+        return {"failed": True, "msg": f"Cannot provide the pinned upstream files:\n{exc}", "cache_dir": cache_dir}
+    return {"changed": False, "paths": result.paths, "by_project": result.by_project, "sources": result.sources,
+            "downloaded": result.downloaded, "cached": result.cached, "cache_dir": cache_dir}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

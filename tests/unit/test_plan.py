@@ -436,3 +436,14 @@ def test_probe_scope_is_carried_in_the_plan_and_an_unknown_value_is_refused_nami
     assert plan_of(lab_inputs(k8s_probe_scope="all"))["probes"]["policy"] == "all"
     error = one_error(lab_inputs(k8s_probe_scope="sometimes"), "k8s_probe_scope")
     assert "changes or all" in str(error)
+
+
+def test_network_plan_run_fails_naming_the_variable_or_returns_the_plan_and_its_summary():
+    from ansible_collections.onprem.k8snet.plugins.modules import network_plan
+
+    refused = network_plan.run({"inputs": lab_inputs(k8s_probe_scope="sometimes"), "fail_on_error": True})
+    assert refused["failed"] and "k8s_probe_scope" in refused["msg"] and refused["errors"]
+    kept = network_plan.run({"inputs": lab_inputs(k8s_probe_scope="sometimes"), "fail_on_error": False})
+    assert not kept.get("failed") and kept["plan"] is None and kept["errors"]
+    good = network_plan.run({"inputs": lab_inputs(), "fail_on_error": True})
+    assert good["plan"]["probes"]["policy"] == "changes" and good["summary"]

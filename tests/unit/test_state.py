@@ -94,3 +94,15 @@ def test_removed_pool_and_changed_nic():
     changes = {c.path: c for c in state.diff(PLAN, new)}
     assert changes["metallb.pools.a"].after is None
     assert "restarts" in changes["nodes.node2.iface.name"].note
+
+
+def test_plan_diff_run_refuses_a_disruptive_change_unless_allowed_and_returns_the_record():
+    from ansible_collections.onprem.k8snet.plugins.modules import plan_diff
+
+    new = changed(flannel__port=4789)
+    refused = plan_diff.run({"previous": PLAN, "plan": new, "allow_disruptive": False})
+    assert refused["failed"] and refused["msg"].startswith("Refusing disruptive changes (nothing was changed):")
+    assert "flannel.port: 8472 -> 4789 is disruptive" in refused["msg"]
+    allowed = plan_diff.run({"previous": PLAN, "plan": new, "allow_disruptive": True})
+    assert not allowed.get("failed") and allowed["disruptive"] and allowed["report"][0].startswith("!! flannel.port")
+    assert '"port": 4789' in allowed["record"] and "probes" not in allowed["record"]
