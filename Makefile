@@ -76,5 +76,5 @@ lab-down:
 
 demo: deps lab-up
 	$(BIN)/ansible-playbook -i inventory/lab site.yml
-	@echo; echo "Rendered objects: $(CURDIR)/rendered/lab  (report: rendered/lab/REPORT.md when present)"
+	@echo; echo "Rendered objects: $(CURDIR)/rendered/lab   Traffic report: $(CURDIR)/rendered/lab/VERIFY.md"
 	@echo "Log into a node: tools/lab.py shell node1    Tear the lab down: make lab-down"

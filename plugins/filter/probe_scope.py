@@ -22,12 +22,20 @@ options:
     description: The last applied plan; empty when nothing was applied yet.
     type: dict
     required: true
+  hostvars:
+    description:
+      - C(hostvars), to find the nodes without a trace of node preparation (no sysctl drop-in in the facts
+        M(onprem.k8snet.node_facts) gathered, registered as C(network_plan_facts)), such as a reinstalled
+        host with the same NIC. Their pairs are probed like a new node's.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
 - name: Work out what this run must probe
   ansible.builtin.set_fact:
-    underlay_probe_plan: "{{ network_plan_result.plan | onprem.k8snet.probe_scope(applied_state_previous_plan) }}"
+    underlay_probe_plan: >-
+      {{ network_plan_result.plan | onprem.k8snet.probe_scope(applied_state_previous_plan, hostvars=hostvars) }}
 """
 
 RETURN = r"""
@@ -39,8 +47,19 @@ _value:
 from ansible_collections.onprem.k8snet.plugins.module_utils import probe
 
 
-def probe_scope(plan, previous):
-    return {**plan, "probes": probe.scoped(plan, previous or None)}
+def _unprepared(hostvars, nodes):
+    """Nodes whose gathered facts show no sysctl drop-in of this project (never prepared, reinstalled, reset)."""
+    out = []
+    for node in nodes:
+        facts = ((hostvars.get(node) or {}).get("network_plan_facts") or {}).get("facts") or {}
+        if "sysctl" in facts and not (facts["sysctl"] or {}).get("file"):
+            out.append(node)
+    return out
+
+
+def probe_scope(plan, previous, hostvars=None):
+    unprepared = _unprepared(hostvars, plan["nodes"]) if hostvars else []
+    return {**plan, "probes": probe.scoped(plan, previous or None, unprepared)}
 
 
 class FilterModule:

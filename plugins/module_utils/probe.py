@@ -198,11 +198,12 @@ def _new_addresses(sweeps: dict, previous_pools: list[dict]) -> dict:
     return out
 
 
-def scoped(plan: dict, previous: dict | None) -> dict:
+def scoped(plan: dict, previous: dict | None, unprepared: list[str] | tuple = ()) -> dict:
     """The probes this run sends, given the plan last applied (recorded after a run whose probes passed).
 
     Everything on a first run, with `k8s_probe_scope: all`, or when the overlay settings changed;
-    otherwise only the pairs with a new or changed node at one end and the pool addresses that are new,
+    otherwise only the pairs with a new, changed or unprepared node at one end (unprepared: no trace of
+    node preparation, such as a reinstalled host with the same NIC) and the pool addresses that are new,
     so a run with no change sends none (verify.yml, which passes no previous plan, probes everything).
     Returns the probes with `scope`, one line saying which.
     """
@@ -215,14 +216,14 @@ def scoped(plan: dict, previous: dict | None) -> dict:
         return {**probes, "scope": "all pairs and pool addresses (the overlay settings changed)"}
     before = previous.get("nodes", {})
     touched = {h for h, n in plan["nodes"].items()
-               if h not in before or _probed_node(before[h]) != _probed_node(n)}
+               if h not in before or _probed_node(before[h]) != _probed_node(n) or h in unprepared}
     pools = _new_addresses(probes["pools"], previous["metallb"].get("pools", []))
     result = {**probes, "vxlan": _pairwise(probes["vxlan"], touched, keep_peers=True),
               "arp": _pairwise(probes["arp"], touched, keep_peers=False),
               "ports": _pairwise(probes["ports"], touched, keep_peers=True), "pools": pools}
     what = []
     if touched:
-        what.append(f"the pairs of {', '.join(sorted(touched))} (new or changed NIC)")
+        what.append(f"the pairs of {', '.join(sorted(touched))} (new, changed NIC or not prepared)")
     if pools:
         what.append(f"{sum(len(s['addresses']) for s in pools.values())} new pool addresses")
     result["scope"] = ("only " + " and ".join(what) if what else

@@ -113,7 +113,7 @@ def test_a_fourth_node_is_prepared_and_the_others_are_left_alone(cluster, run_pl
             if e.get("event") == "runner_on_ok" and e["event_data"]["host"] == "localhost"
             and e["event_data"]["res"].get("changed")] == ["Write the state file into the render directory"]
     # Only node4's pairs were probed: 3 peers each way over VXLAN.
-    assert "probed: only the pairs of node4 (new or changed NIC)" in result.stdout
+    assert "probed: only the pairs of node4 (new, changed NIC or not prepared)" in result.stdout
     assert "vxlan (VNI 1, UDP 8472): 6/6 pairs passed" in result.stdout
     assert has_sysctl_file(lab, "node4")
     assert reserved_ports(lab, "node4") == "30000-32767"

@@ -89,5 +89,19 @@ def test_a_node_whose_nic_changed_is_probed_again_and_only_new_pool_addresses_ar
     scoped = probe.scoped(plan_of(3, pool_last="192.168.56.244", node2=moved), plan_of(3))
     assert pairs_of(scoped["vxlan"]) == {("node2", "node1"), ("node2", "node3"), ("node1", "node2"), ("node3", "node2")}
     assert scoped["pools"]["node1"]["addresses"] == ["192.168.56.243", "192.168.56.244"]
-    assert scoped["scope"] == ("only the pairs of node2 (new or changed NIC) and 2 new pool addresses; "
+    assert scoped["scope"] == ("only the pairs of node2 (new, changed NIC or not prepared) and 2 new pool addresses; "
                                "k8s_probe_scope: all (or verify.yml) probes everything")
+
+
+def test_a_node_without_a_trace_of_preparation_is_probed_like_a_new_one():
+    """Same NIC, same address, but reinstalled (no sysctl drop-in in its facts): its pairs are probed."""
+    from ansible_collections.onprem.k8snet.plugins.filter.probe_scope import probe_scope
+
+    def hostvars(file_node3):
+        return {f"node{i}": {"network_plan_facts": {"facts": {"sysctl": {
+            "file": file_node3 if i == 3 else "# Managed by k8snet"}}}} for i in (1, 2, 3)}
+
+    scoped = probe_scope(plan_of(3), plan_of(3), hostvars=hostvars(None))["probes"]
+    assert pairs_of(scoped["vxlan"]) == {("node3", "node1"), ("node3", "node2"), ("node1", "node3"), ("node2", "node3")}
+    assert scoped["scope"].startswith("only the pairs of node3 (new, changed NIC or not prepared)")
+    assert probe_scope(plan_of(3), plan_of(3), hostvars=hostvars("# Managed by k8snet"))["probes"]["vxlan"] == {}

@@ -36,7 +36,7 @@ def test_render_mode_failures_name_the_node():
 
 
 def test_render_mode_says_which_pairs_this_run_probed_when_it_probed_fewer_than_all():
-    scope = "only the pairs of node4 (new or changed NIC)"
+    scope = "only the pairs of node4 (new, changed NIC or not prepared)"
     rows = by_kind(verify.host_rows(PLAN, {"node1": host(), "node4": host()}, scope))
     assert rows["pod-to-pod"]["evidence"] == f"host side: 2/2 node pairs passed VXLAN pings at the pod MTU ({scope})"
     none = "none: nothing the probes depend on changed since the last applied run, whose probes passed"
