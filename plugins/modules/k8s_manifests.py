@@ -179,8 +179,8 @@ errors:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import addons, kube, render
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 
 
 def _summaries(directory: str, bundle) -> tuple[list[dict], list[dict]]:
@@ -299,11 +299,7 @@ def _run(p: dict, check_mode: bool, want_diff: bool) -> dict:
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
-    result = run(module.params, module.check_mode, module._diff)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(run, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,8 @@ record:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import state
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 
 ARGUMENT_SPEC = {"previous": {"type": "dict"}, "plan": {"type": "dict", "required": True},
                  "allow_disruptive": {"type": "bool", "default": False}}
@@ -92,11 +92,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module.params, module.check_mode)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

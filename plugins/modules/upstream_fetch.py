@@ -136,8 +136,8 @@ cache_dir:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 
 PIN_OPTIONS = {
     "project": {"type": "str", "required": True},
@@ -170,11 +170,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module.params, module.check_mode)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":
