@@ -60,18 +60,6 @@ def loopback_in_fresh_netns(name: str) -> tuple[int, str]:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
-def read_proc_sys(keys: list[str]) -> dict:
-    """Dotted kernel parameters to their runtime values (None when the parameter does not exist)."""
-    values = {}
-    for key in keys:
-        try:
-            with open("/proc/sys/" + key.replace(".", "/"), encoding="ascii") as handle:
-                values[key] = handle.read().strip()
-        except OSError:
-            values[key] = None
-    return values
-
-
 # ---------------------------------------------------------------- ARP
 
 ETH_P_ARP = 0x0806

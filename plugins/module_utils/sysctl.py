@@ -20,6 +20,24 @@ def proc_path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
+def read_file(path: str) -> str | None:
+    """A file's text, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def read_runtime(keys, read=read_file) -> dict:
+    """Dotted kernel parameters to their normalized runtime values (None when the kernel does not have one)."""
+    values = {}
+    for key in keys:
+        value = read(proc_path(key))
+        values[key] = normalize(value) if value is not None else None
+    return values
+
+
 def normalize(value: object) -> str:
     """sysctl prints tabs between numbers (ip_local_port_range); compare on single spaces."""
     return " ".join(str(value).split())

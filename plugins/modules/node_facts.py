@@ -303,11 +303,7 @@ class Gatherer:
 
 def sysctl_state(path):
     """The drop-in's text and the runtime values node preparation compares with the plan."""
-    runtime = {}
-    for key in sysctl.WATCHED:
-        value = read_text(sysctl.proc_path(key))
-        runtime[key] = sysctl.normalize(value) if value is not None else None
-    return {"path": path, "file": read_text(path), "runtime": runtime}
+    return {"path": path, "file": read_text(path), "runtime": sysctl.read_runtime(sysctl.WATCHED, read=read_text)}
 
 
 def gather(module):

@@ -65,25 +65,17 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import (
     parse,
     present,
     proc_path,
+    read_file,
     runtime_changes,
 )
-
-
-def read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_runtime as runtime_values
 
 
 def read_runtime(module, keys):
-    runtime = {}
-    for key in keys:
-        value = read(proc_path(key))
+    runtime = runtime_values(keys)
+    for key, value in runtime.items():
         if value is None:
             module.fail_json(msg=f"kernel parameter {key} does not exist on this host ({proc_path(key)} is missing)")
-        runtime[key] = normalize(value)
     return runtime
 
 
@@ -107,7 +99,7 @@ def main():
     )
     path, state = module.params["path"], module.params["state"]
     wanted = {k: normalize(v) for k, v in module.params["values"].items()}
-    current_text = read(path)
+    current_text = read_file(path)
     _, before = parse(current_text) if current_text else ({}, {})
 
     if state == "absent":

@@ -54,7 +54,8 @@ sysctls:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.onprem.k8snet.plugins.module_utils.probe_host import loopback_in_fresh_netns, read_proc_sys
+from ansible_collections.onprem.k8snet.plugins.module_utils.probe_host import loopback_in_fresh_netns
+from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_runtime
 
 
 def main():
@@ -66,7 +67,7 @@ def main():
     )
     rc, output = loopback_in_fresh_netns(f"k8snet-verify-{os.getpid()}")
     module.exit_json(changed=False, loopback_rc=rc, loopback_output=output,
-                     sysctls=read_proc_sys(module.params["sysctls"]))
+                     sysctls=read_runtime(module.params["sysctls"]))
 
 
 if __name__ == "__main__":

@@ -299,8 +299,8 @@ def test_empty_ip_output_is_nothing(text):
 
 
 def test_kernel_parameters_are_read_from_proc_and_a_missing_one_is_none():
-    from ansible_collections.onprem.k8snet.plugins.module_utils.probe_host import read_proc_sys
+    from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_runtime
 
-    values = read_proc_sys(["net.ipv4.ip_forward", "net.k8snet.no_such_parameter"])
+    values = read_runtime(["net.ipv4.ip_forward", "net.k8snet.no_such_parameter"])
     assert values["net.ipv4.ip_forward"] in ("0", "1")
     assert values["net.k8snet.no_such_parameter"] is None
