@@ -100,16 +100,14 @@ def main():
     path, state = module.params["path"], module.params["state"]
     wanted = {k: normalize(v) for k, v in module.params["values"].items()}
     current_text = read_file(path)
-    _, before = parse(current_text) if current_text else ({}, {})
 
     if state == "absent":
-        target_runtime = before
+        # Put back the values the drop-in recorded when it was first written.
+        _, before = parse(current_text) if current_text else ({}, {})
         new_text = None
+        changes = runtime_changes(before, read_runtime(module, before)) if before else {}
     else:
-        new_text, _ = present(current_text, read_runtime(module, wanted), wanted)
-        target_runtime = wanted
-
-    changes = runtime_changes(target_runtime, read_runtime(module, target_runtime)) if target_runtime else {}
+        new_text, changes = present(current_text, read_runtime(module, wanted), wanted)
     file_changed = current_text != new_text
     result = {"changed": file_changed or bool(changes), "path": path,
               "runtime_changes": {k: list(v) for k, v in changes.items()}}
