@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("k8snet_lab", ROOT / "tools/lab.py")
-lab = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lab)
+sys.path.insert(0, str(ROOT / "tools"))
+from k8snet_lab import lifecycle, rootfs, state, util  # the lab's own code, not its CLI
 
 MIB = 1024
 
@@ -36,30 +34,30 @@ def main() -> int:
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--replace", action="store_true", help="replace a lab that is already up")
     args = p.parse_args()
-    if lab.read_state() and not args.replace:
+    if state.read_state() and not args.replace:
         print("a lab is up: destroy it first (tools/lab.py destroy) or pass --replace", file=sys.stderr)
         return 1
 
-    lab.require_root()
-    _, build = lab.ensure_rootfs()
+    util.require_root()
+    _, build = rootfs.ensure_rootfs()
     print(f"node image:        {'cached' if build is None else f'built in {build:.0f} s (target < 180 s)'}")
 
     avail_before = meminfo_kib("MemAvailable")
     started = time.monotonic()
     try:
-        with contextlib.redirect_stdout(sys.stderr), lab.command_lock():   # create's progress: to stderr
-            result = lab.create("vagrant", args.nodes, [])
+        with contextlib.redirect_stdout(sys.stderr), state.command_lock():   # create's progress: to stderr
+            result = lifecycle.create("vagrant", args.nodes, [])
         wall = time.monotonic() - started
         print(f"{args.nodes} nodes SSH-ready: {wall:.1f} s (target < 30 s for 3; "
               f"nodes booting {result['boot_seconds']:.1f} s)")
         used = (avail_before - meminfo_kib("MemAvailable")) / args.nodes / MIB
-        state = lab.read_state()
-        per_node = [lab.node_status(cfg, check_ssh=False)["memory_kib"] for cfg in state["nodes"].values()]
+        lab_state = state.read_state()
+        per_node = [lifecycle.node_status(cfg, check_ssh=False)["memory_kib"] for cfg in lab_state["nodes"].values()]
         node_pss = sum(m["node"] for m in per_node) / len(per_node) / MIB
         overhead = sum(m["overhead"] for m in per_node) / len(per_node) / MIB
     finally:
         destroy_started = time.monotonic()
-        left = lab.destroy(quiet=True)
+        left = lifecycle.destroy(quiet=True)
         destroyed = time.monotonic() - destroy_started
 
     print(f"memory per node:   {node_pss + overhead:.0f} MiB PSS ({node_pss:.0f} node processes + "

@@ -1,0 +1,56 @@
+"""Per-node cgroups: each node boots in a cgroup of its own in every hierarchy."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from .constants import CGROUP_PREFIX
+from .util import LabError, mountinfo, wait_for
+
+# ---------------------------------------------------------------- cgroups
+
+def cgroup_parents() -> list[Path]:
+    """Where node cgroups go: our own cgroup in each hierarchy systemd uses (name=systemd v1, v2)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        own[controllers] = path
+    parents = []
+    for point, fstype, opts in mountinfo():
+        key = "" if fstype == "cgroup2" else "name=systemd" if "name=systemd" in opts.split(",") else None
+        if key is not None and key in own:
+            parents.append(Path(point) / own[key].lstrip("/"))
+    return parents
+
+
+def enter_node_cgroups(node: str) -> None:
+    """Move the calling process into cgroups of the node's own (runs in the child before it execs nspawn).
+
+    With --keep-unit nspawn puts a node's systemd under the cgroup nspawn was started in. Started
+    side by side in one cgroup, the nodes would share one `payload` tree and tear down each other's
+    unit cgroups (units then fail with status 219/CGROUP), so every node gets its own.
+    """
+    for parent in cgroup_parents():
+        own = parent / f"{CGROUP_PREFIX}{node}"
+        own.mkdir(exist_ok=True)
+        (own / "cgroup.procs").write_text("0")
+
+
+def lab_cgroups() -> list[Path]:
+    return [d for parent in cgroup_parents() for d in sorted(parent.glob(f"{CGROUP_PREFIX}*")) if d.is_dir()]
+
+
+def remove_lab_cgroups(timeout: float = 5.0) -> None:
+    """Remove the nodes' cgroups, innermost first; a cgroup is busy until its last process is reaped."""
+    def removed():
+        for top in lab_cgroups():
+            for sub, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
+                with contextlib.suppress(OSError):
+                    os.rmdir(sub)
+        return not lab_cgroups()
+    with contextlib.suppress(LabError):
+        wait_for(removed, timeout, "the nodes' cgroups to empty", 0.1)
+
+

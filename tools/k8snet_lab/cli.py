@@ -1,0 +1,212 @@
+"""The command line of tools/lab.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .constants import BOOT_TIMEOUT, INVENTORY_DIR, LAYOUTS, MAX_NODES, NODE_PATH, NS_CLIENT
+from .layout import client_cidr, inventory_yaml, lab_plan
+from .lifecycle import create, destroy, leftovers, print_status, save_logs, status
+from .nodes import Supervisor, mount_overlay, ssh_argv, start_supervisor, stop_node, wait_ready
+from .rootfs import ensure_rootfs
+from .state import command_lock, locked_state, node_config, read_state, require_lab
+from .util import LabError, alive, log, require_root, require_tools, run
+
+# ---------------------------------------------------------------- commands
+
+def cmd_create(args) -> int:
+    require_root()
+    lab_plan(args.layout, args.nodes)                  # bad arguments: fail before touching a running lab
+    for address in args.client_ip or []:
+        client_cidr(address)
+    require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
+    with command_lock():
+        try:
+            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout)
+        except BaseException as e:
+            clean_up_failed_create(e)
+            if isinstance(e, LabError | KeyboardInterrupt):
+                return 1
+            raise
+    built = f"image built in {result['build_seconds']:.0f} s, " if result["build_seconds"] else ""
+    log(f"lab up: {built}{args.nodes} nodes ready in {result['boot_seconds']:.1f} s")
+    print_status(status())
+    for node, st in result["statuses"].items():
+        if st != "running":
+            log(f"  note: {node} is {st}")
+    log(f"inventory: {INVENTORY_DIR / 'hosts.yml'}\n"
+        "log in: tools/lab.py shell node1    tear down: tools/lab.py destroy")
+    return 0
+
+
+def clean_up_failed_create(error: BaseException) -> None:
+    logs = save_logs()
+    try:
+        what = f"failed: {error}" if isinstance(error, LabError) else f"interrupted: {error!r}"
+        print(f"lab: create {what}\nlab: node logs kept in {logs}; removing what was made ...", file=sys.stderr)
+    finally:
+        destroy(quiet=True)
+
+
+def cmd_destroy(_args) -> int:
+    require_root()
+    with command_lock():
+        if not read_state() and not leftovers():
+            log("no lab to destroy")
+            return 0
+        return 1 if destroy() else 0
+
+
+def cmd_status(args) -> int:
+    if not read_state().get("nodes"):
+        print("no lab is up (tools/lab.py create)", file=sys.stderr)
+        return 1
+    st = status()
+    if args.json:
+        print(json.dumps(st, indent=1, sort_keys=True))
+    else:
+        print_status(st)
+    return 0
+
+
+def live_leader(node: str) -> int:
+    cfg = node_config(require_lab(), node)
+    if not alive(cfg.get("leader")):
+        raise LabError(f"{node} is not running (tools/lab.py restart {node})")
+    return cfg["leader"]["pid"]
+
+
+def cmd_exec(args) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise LabError("no command: tools/lab.py exec NODE -- CMD ...")
+    env = ["env", "-i", f"PATH={NODE_PATH}", "HOME=/root", "LANG=C.UTF-8",
+           f"TERM={os.environ.get('TERM', 'dumb')}"]
+    argv = ["nsenter", "-t", str(live_leader(args.node)), "-m", "-u", "-i", "-n", "-p", "--", *env, *command]
+    return subprocess.run(argv, check=False).returncode
+
+
+def cmd_shell(args) -> int:
+    live_leader(args.node)
+    os.execvp("ssh", ssh_argv(node_config(read_state(), args.node)["address"], tty=True))
+    return 1
+
+
+def cmd_restart(args) -> int:
+    require_root()
+    with command_lock():
+        state = require_lab()
+        node_config(state, args.node)
+        started = time.monotonic()
+        stop_node(state, args.node)
+        mount_overlay(args.node, Path(state["rootfs"]))
+        start_supervisor(args.node)
+        st = wait_ready(args.node, args.timeout)
+    log(f"{args.node} restarted in {time.monotonic() - started:.1f} s ({st})")
+    return 0
+
+
+def cmd_client_ip(args) -> int:
+    require_lab()
+    cidr = client_cidr(args.address)
+    if args.action == "add":
+        run("ip", "-n", NS_CLIENT, "addr", "replace", cidr, "dev", "eth0")
+    else:
+        run("ip", "-n", NS_CLIENT, "addr", "del", cidr, "dev", "eth0")
+    with locked_state() as state:
+        ips = [a for a in state.get("client_ips", []) if a != cidr]
+        state["client_ips"] = [*ips, cidr] if args.action == "add" else ips
+    log(f"client {NS_CLIENT}: {args.action} {cidr}")
+    return 0
+
+
+def cmd_inventory(args) -> int:
+    sys.stdout.write(inventory_yaml(args.layout, args.nodes))
+    return 0
+
+
+def cmd_rootfs(_args) -> int:
+    require_root()
+    path, seconds = ensure_rootfs()
+    log(f"node image {path}: " + (f"built in {seconds:.0f} s" if seconds else "cached"))
+    return 0
+
+
+def cmd_supervise(args) -> int:
+    return Supervisor(args.node).run()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tools/lab.py",
+                                description="The k8snet lab: Debian nodes as systemd-nspawn machines (docs/LAB.md).")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                           help="create, destroy, status, shell, exec, restart, client-ip, inventory, rootfs")
+
+    def shape(sp):
+        sp.add_argument("--nodes", type=int, default=3, help=f"number of nodes, 1..{MAX_NODES} (default 3)")
+        sp.add_argument("--layout", choices=LAYOUTS, default="vagrant", help="NIC layout (default vagrant)")
+
+    c = sub.add_parser("create", help="build the image if needed and boot the nodes (replaces a running lab)")
+    shape(c)
+    c.add_argument("--client-ip", action="append", metavar="ADDR", help="extra address of the client netns")
+    c.add_argument("--timeout", type=float, default=BOOT_TIMEOUT, help="seconds to wait for the nodes")
+    c.set_defaults(func=cmd_create)
+    sub.add_parser("destroy", help="remove everything the lab made").set_defaults(func=cmd_destroy)
+    s = sub.add_parser("status", help="nodes, PIDs, addresses, SSH; exit 1 when no lab")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+    sh = sub.add_parser("shell", help="root shell on a node (ssh)")
+    sh.add_argument("node")
+    sh.set_defaults(func=cmd_shell)
+    e = sub.add_parser("exec", help="run a command inside a node: exec NODE -- CMD...")
+    e.add_argument("node")
+    e.add_argument("command", nargs=argparse.REMAINDER)
+    e.set_defaults(func=cmd_exec)
+    r = sub.add_parser("restart", help="stop and boot one node, keeping its files")
+    r.add_argument("node")
+    r.add_argument("--timeout", type=float, default=BOOT_TIMEOUT)
+    r.set_defaults(func=cmd_restart)
+    ci = sub.add_parser("client-ip", help="add/remove an address of the client namespace")
+    ci.add_argument("action", choices=("add", "del"))
+    ci.add_argument("address")
+    ci.set_defaults(func=cmd_client_ip)
+    inv = sub.add_parser("inventory", help="print the inventory a lab of this shape gets")
+    shape(inv)
+    inv.set_defaults(func=cmd_inventory)
+    sub.add_parser("rootfs", help="build or verify the cached node image").set_defaults(func=cmd_rootfs)
+    sup = sub.add_parser("_supervise")                      # internal: runs one node (started by create)
+    sup.add_argument("node")
+    sup.set_defaults(func=cmd_supervise)
+    return p
+
+
+def interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.func is not cmd_supervise:
+        signal.signal(signal.SIGTERM, interrupt)          # so that a killed create/build cleans up
+    try:
+        return args.func(args)
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                               # `tools/lab.py status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Create, destroy and status of a whole lab."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .cgroups import lab_cgroups, remove_lab_cgroups
+from .constants import (
+    BOOT_TIMEOUT,
+    BRIDGE,
+    BRIDGE_ADDR,
+    CLIENT_ADDR,
+    INVENTORY_DIR,
+    KEY,
+    NFT_TABLE,
+    NODES_DIR,
+    NS_CLIENT,
+    NS_VOID,
+    REPO,
+    STATE_DIR,
+    STATE_FILE,
+)
+from .layout import client_cidr, inventory_yaml, lab_plan
+from .network import (
+    check_address_clash,
+    delete_link,
+    is_lab_link,
+    netns_list,
+    nft_table_exists,
+    root_links,
+    setup_bridge,
+    setup_client,
+    setup_guard,
+    setup_void,
+)
+from .nodes import kill_nodes, mount_overlay, node_records, start_supervisor, tcp_open, wait_ready, write_identity
+from .rootfs import ensure_key, ensure_rootfs
+from .state import locked_state, read_state, require_lab
+from .util import (
+    LabError,
+    alive,
+    log,
+    mounts_under,
+    pss_kib,
+    remove_tree,
+    require_root,
+    require_tools,
+    run,
+    unmount_all_under,
+)
+
+# ---------------------------------------------------------------- create / destroy
+
+def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT) -> dict:
+    plan = lab_plan(layout, count)
+    extra = [client_cidr(a) for a in client_ips]
+    require_root()
+    require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
+    if read_state() or leftovers():
+        log("removing the previous lab first")
+        destroy(quiet=True)
+    check_address_clash()
+    rootfs, build_time = ensure_rootfs()
+    ensure_key()
+    started = time.monotonic()
+    with locked_state() as state:
+        state.clear()
+        state.update(plan, rootfs=str(rootfs), client_ips=extra, created=time.time(), repo=str(REPO))
+    setup_guard()
+    setup_void()
+    for i, bridge in enumerate(plan["bridges"]):
+        setup_bridge(bridge, i, BRIDGE_ADDR if bridge == BRIDGE else None)
+    setup_client(extra)
+    for node in plan["nodes"]:
+        mount_overlay(node, rootfs)
+        write_identity(node)
+        start_supervisor(node)
+    write_inventory(layout, count)
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        ready = pool.map(lambda n: wait_ready(n, timeout), plan["nodes"])
+        statuses = dict(zip(plan["nodes"], ready, strict=True))
+    return {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time}
+
+
+def save_logs() -> Path:
+    """Copy the nodes' logs out of the node dirs (destroy removes those) for a post-mortem."""
+    dest = STATE_DIR / "last-failure"
+    remove_tree(dest)
+    dest.mkdir(parents=True)
+    for log_file in NODES_DIR.glob("*/*.log"):
+        (dest / f"{log_file.parent.name}-{log_file.name}").write_bytes(log_file.read_bytes())
+    return dest
+
+
+def write_inventory(layout: str, count: int) -> None:
+    INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
+    (INVENTORY_DIR / "hosts.yml").write_text(inventory_yaml(layout, count))
+    link = INVENTORY_DIR / "group_vars"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(REPO / "inventory/lab/group_vars")
+
+
+def leftovers(state: dict | None = None) -> list[str]:
+    """Everything of a lab still present on the machine (recorded or carrying the lab's names)."""
+    state = read_state() if state is None else state
+    found = []
+    for node, cfg in state.get("nodes", {}).items():
+        found += [f"process {r['pid']} ({node})" for r in node_records(cfg) if alive(r)]
+    found += [f"link {name}" for name in root_links() if is_lab_link(name)]
+    found += [f"netns {ns}" for ns in netns_list() if ns in (NS_VOID, NS_CLIENT)]
+    found += [f"mount {p}" for p in mounts_under(STATE_DIR)]
+    if nft_table_exists():
+        found.append(f"nft table inet {NFT_TABLE}")
+    found += [f"cgroup {d}" for d in lab_cgroups()]
+    return found
+
+
+def destroy(quiet: bool = False) -> list[str]:
+    """Remove the lab by its records, then sweep its well-known names. Returns what is left (empty: clean)."""
+    state = read_state()
+    nodes = state.get("nodes", {}).values()
+    kill_nodes(list(nodes))
+    warn_unrecorded_nspawn()
+    remove_lab_cgroups()
+    for point in state.get("mounts", []):
+        unmount_all_under(Path(point))
+    unmount_all_under(STATE_DIR)
+    # Deleting a netns takes its veths along; root-side links go by record, then by prefix.
+    for ns in set(state.get("netns", [])) | {NS_VOID, NS_CLIENT}:
+        if ns in netns_list():
+            run("ip", "netns", "del", ns, check=False)
+    for name in dict.fromkeys(state.get("links", []) + root_links()):
+        if is_lab_link(name):
+            with contextlib.suppress(LabError):
+                delete_link(name)
+    if nft_table_exists():
+        run("nft", "delete", "table", "inet", NFT_TABLE, check=False)
+    for path in (NODES_DIR, INVENTORY_DIR):
+        remove_tree(path)
+    with contextlib.suppress(FileNotFoundError):
+        STATE_FILE.unlink()
+    left = leftovers(state)
+    if not quiet:
+        log("lab destroyed" if not left else "destroy left behind:\n  " + "\n  ".join(left))
+    return left
+
+
+def warn_unrecorded_nspawn() -> None:
+    """Nodes of ours without records (state lost) are not killed: say so, with their PIDs."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            ours = any(str(NODES_DIR).encode() in a for a in argv)
+            if argv[0].endswith(b"systemd-nspawn") and ours:
+                log(f"warning: systemd-nspawn PID {entry.name} runs a lab node but is not recorded; "
+                    f"stop it yourself (kill {entry.name}) and run destroy again")
+
+
+# ---------------------------------------------------------------- status
+
+def node_status(cfg: dict, check_ssh: bool = True) -> dict:
+    leader = cfg.get("leader")
+    up = alive(cfg.get("supervisor")) and alive(leader)
+    pss = 0
+    if up:
+        pidns = os.readlink(f"/proc/{leader['pid']}/ns/pid")
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(entry / "ns/pid") == pidns:
+                        pss += pss_kib(int(entry.name))
+        overhead = sum(pss_kib(r["pid"]) for r in (cfg.get("nspawn"), cfg.get("supervisor")) if alive(r))
+    else:
+        overhead = 0
+    return {
+        "up": up,
+        "ssh": up and check_ssh and tcp_open(cfg["address"], 22),
+        "pids": {k: cfg[k]["pid"] for k in ("supervisor", "nspawn", "leader") if cfg.get(k)},
+        "boots": cfg.get("boots", 0),
+        "memory_kib": {"node": pss, "overhead": overhead},
+    }
+
+
+def status(check_ssh: bool = True) -> dict:
+    state = require_lab()
+    return {**state, "status": {n: node_status(c, check_ssh) for n, c in state["nodes"].items()},
+            "inventory": str(INVENTORY_DIR / "hosts.yml"), "key": str(KEY)}
+
+
+def print_status(st: dict) -> None:
+    log(f"lab: layout {st['layout']}, {len(st['nodes'])} nodes, inventory {st['inventory']}")
+    for name, cfg in st["nodes"].items():
+        s = st["status"][name]
+        nics = "  ".join(f"{n['name']} {n['address']}" for n in cfg["nics"])
+        mem = sum(s["memory_kib"].values()) / 1024
+        pids = " ".join(f"{k}={v}" for k, v in s["pids"].items())
+        log(f"  {name:7} {'up' if s['up'] else 'DOWN':4} ssh={'yes' if s['ssh'] else 'no':3} {mem:5.0f} MiB  "
+            f"{nics}  [{pids}]")
+    client = ", ".join([CLIENT_ADDR, *st.get("client_ips", [])])
+    log(f"  client  netns {NS_CLIENT}: {client}  (ip netns exec {NS_CLIENT} ...)")
+
+
