@@ -12,14 +12,24 @@ from .util import LabError, mountinfo, wait_for
 # ---------------------------------------------------------------- cgroups
 
 def cgroup_parents() -> list[Path]:
-    """Where node cgroups go: our own cgroup in each hierarchy systemd uses (name=systemd v1, v2)."""
+    """Where node cgroups go: our own cgroup in EVERY hierarchy (each v1 controller, name=systemd, v2).
+
+    Containers in a node (kubelet, containerd, runc) create cgroups in every controller; a
+    node left in the machine's cgroup of some controller would share it with the others.
+    """
     own = {}
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         own[controllers] = path
     parents = []
     for point, fstype, opts in mountinfo():
-        key = "" if fstype == "cgroup2" else "name=systemd" if "name=systemd" in opts.split(",") else None
+        if fstype == "cgroup2":
+            key = ""
+        elif fstype == "cgroup":
+            options = set(opts.split(","))
+            key = next((c for c in own if c and set(c.split(",")) <= options), None)
+        else:
+            continue
         if key is not None and key in own:
             parents.append(Path(point) / own[key].lstrip("/"))
     return parents
@@ -31,10 +41,14 @@ def enter_node_cgroups(node: str) -> None:
     With --keep-unit nspawn puts a node's systemd under the cgroup nspawn was started in. Started
     side by side in one cgroup, the nodes would share one `payload` tree and tear down each other's
     unit cgroups (units then fail with status 219/CGROUP), so every node gets its own.
+    A v1 cpuset cgroup starts with no CPUs and memory nodes: it takes its parent's.
     """
     for parent in cgroup_parents():
         own = parent / f"{CGROUP_PREFIX}{node}"
         own.mkdir(exist_ok=True)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if (own / name).exists() and not (own / name).read_text().strip():
+                (own / name).write_text((parent / name).read_text())
         (own / "cgroup.procs").write_text("0")
 
 

@@ -11,13 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-from .constants import BOOT_TIMEOUT, INVENTORY_DIR, LAYOUTS, MAX_NODES, NODE_PATH, NS_CLIENT
+from . import cluster, pins
+from .constants import BOOT_TIMEOUT, INVENTORY_DIR, LAYOUTS, MAX_CLUSTER_NODES, MAX_NODES, NODE_PATH, NS_CLIENT
 from .layout import client_cidr, inventory_yaml, lab_plan
 from .lifecycle import create, destroy, leftovers, print_status, save_logs, status
-from .nodes import Supervisor, mount_overlay, ssh_argv, start_supervisor, stop_node, wait_ready
+from .nodes import Supervisor, leader_pid, mount_overlay, ssh_argv, start_supervisor, stop_node, wait_ready
 from .rootfs import ensure_rootfs
 from .state import command_lock, locked_state, node_config, read_state, require_lab
-from .util import LabError, alive, log, require_root, require_tools, run
+from .util import LabError, log, require_root, require_tools, run
 
 # ---------------------------------------------------------------- commands
 
@@ -27,22 +28,35 @@ def cmd_create(args) -> int:
     for address in args.client_ip or []:
         client_cidr(address)
     require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
+    kubernetes = pins.kubernetes_minor(args.kubernetes) if args.cluster else None
+    if kubernetes and args.nodes > MAX_CLUSTER_NODES:
+        raise LabError(f"--cluster takes up to {MAX_CLUSTER_NODES} nodes, not {args.nodes}")
     with command_lock():
         try:
-            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout)
+            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout, kubernetes)
         except BaseException as e:
             clean_up_failed_create(e)
             if isinstance(e, LabError | KeyboardInterrupt):
                 return 1
             raise
     built = f"image built in {result['build_seconds']:.0f} s, " if result["build_seconds"] else ""
-    log(f"lab up: {built}{args.nodes} nodes ready in {result['boot_seconds']:.1f} s")
+    what = f"kubeadm cluster (Kubernetes {read_state()['kubernetes']})" if kubernetes else "nodes"
+    log(f"lab up: {built}{args.nodes} {what} ready in {result['boot_seconds']:.1f} s")
     print_status(status())
     for node, st in result["statuses"].items():
         if st != "running":
             log(f"  note: {node} is {st}")
     log(f"inventory: {INVENTORY_DIR / 'hosts.yml'}\n"
-        "log in: tools/lab.py shell node1    tear down: tools/lab.py destroy")
+        + (f"kubeconfig: {cluster.KUBECONFIG}\n" if kubernetes else "")
+        + "log in: tools/lab.py shell node1    tear down: tools/lab.py destroy")
+    return 0
+
+
+def cmd_kubeconfig(_args) -> int:
+    state = require_lab()
+    if not state.get("cluster"):
+        raise LabError("this lab is not a cluster (tools/lab.py create --cluster)")
+    print(cluster.KUBECONFIG)
     return 0
 
 
@@ -69,6 +83,8 @@ def cmd_status(args) -> int:
         print("no lab is up (tools/lab.py create)", file=sys.stderr)
         return 1
     st = status()
+    if st.get("cluster"):
+        st["cluster"]["nodes"] = cluster.node_summary(cluster.node_objects())
     if args.json:
         print(json.dumps(st, indent=1, sort_keys=True))
     else:
@@ -77,10 +93,8 @@ def cmd_status(args) -> int:
 
 
 def live_leader(node: str) -> int:
-    cfg = node_config(require_lab(), node)
-    if not alive(cfg.get("leader")):
-        raise LabError(f"{node} is not running (tools/lab.py restart {node})")
-    return cfg["leader"]["pid"]
+    require_lab()
+    return leader_pid(node)
 
 
 def cmd_exec(args) -> int:
@@ -157,8 +171,14 @@ def parser() -> argparse.ArgumentParser:
     shape(c)
     c.add_argument("--client-ip", action="append", metavar="ADDR", help="extra address of the client netns")
     c.add_argument("--timeout", type=float, default=BOOT_TIMEOUT, help="seconds to wait for the nodes")
+    c.add_argument("--cluster", action="store_true",
+                   help="make it a kubeadm cluster (builds binaries and images from their pinned Go modules)")
+    c.add_argument("--kubernetes", metavar="MINOR", choices=sorted(pins.KUBERNETES),
+                   help=f"Kubernetes minor (default: ${pins.KUBERNETES_ENV} or {pins.DEFAULT_KUBERNETES})")
     c.set_defaults(func=cmd_create)
     sub.add_parser("destroy", help="remove everything the lab made").set_defaults(func=cmd_destroy)
+    sub.add_parser("kubeconfig", help="print the path of the cluster's admin kubeconfig").set_defaults(
+        func=cmd_kubeconfig)
     s = sub.add_parser("status", help="nodes, PIDs, addresses, SSH; exit 1 when no lab")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)

@@ -28,6 +28,7 @@ CGROUP_PREFIX = "k8snet-lab-"                # one cgroup per node, see enter_no
 LAB_NETS = ("192.168.56.0/24", "172.16.0.0/24")
 LAYOUTS = ("vagrant", "renamed", "multi", "mtu")
 MAX_NODES = 20
+MAX_CLUSTER_NODES = 6                     # kubelet + containerd + pods: ~0.5-1 GiB a node
 REBOOT_STATUS = 133                       # systemd-nspawn's exit status when the node asked to reboot
 BOOT_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import cluster, gobuild, images, pins, registry
 from .cgroups import lab_cgroups, remove_lab_cgroups
 from .constants import (
     BOOT_TIMEOUT,
@@ -37,7 +38,7 @@ from .network import (
     setup_guard,
     setup_void,
 )
-from .nodes import kill_nodes, mount_overlay, node_records, start_supervisor, tcp_open, wait_ready, write_identity
+from .nodes import kill_nodes, mount_overlay, node_records, start_supervisor, wait_ready, write_identity
 from .rootfs import ensure_key, ensure_rootfs
 from .state import locked_state, read_state, require_lab
 from .util import (
@@ -50,21 +51,32 @@ from .util import (
     require_root,
     require_tools,
     run,
+    tcp_open,
     unmount_all_under,
 )
 
 # ---------------------------------------------------------------- create / destroy
 
-def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT) -> dict:
+def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT,
+           kubernetes: str | None = None) -> dict:
+    """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster."""
     plan = lab_plan(layout, count)
     extra = [client_cidr(a) for a in client_ips]
     require_root()
     require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
+    cluster_pins = build_dirs = None
+    build_started = time.monotonic()
+    if kubernetes:                                  # build first: a failed build leaves a running lab alone
+        cluster_pins = pins.pins(kubernetes)
+        build_dirs = gobuild.ensure_all(cluster_pins)
     if read_state() or leftovers():
         log("removing the previous lab first")
         destroy(quiet=True)
     check_address_clash()
     rootfs, build_time = ensure_rootfs()
+    if cluster_pins:
+        images.base_layer()
+        build_time = time.monotonic() - build_started
     ensure_key()
     started = time.monotonic()
     with locked_state() as state:
@@ -75,15 +87,33 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
     for i, bridge in enumerate(plan["bridges"]):
         setup_bridge(bridge, i, BRIDGE_ADDR if bridge == BRIDGE else None)
     setup_client(extra)
+    image_statuses = {}
+    if cluster_pins:
+        registry.start(build_dirs["registry"] / "registry")
+        image_statuses = images.ensure_images(cluster_pins, build_dirs)
+        cluster.set_host_sysctls()
+        with locked_state() as state:
+            state["kubectl"] = str(build_dirs["kubernetes"] / "kubectl")
+            state["kubernetes"] = cluster_pins.kubernetes
     for node in plan["nodes"]:
         mount_overlay(node, rootfs)
         write_identity(node)
+        if cluster_pins:
+            cluster.prepare_node_tree(node, cluster_pins)
+            with locked_state() as state:
+                cfg = state["nodes"][node]
+                cfg["nspawn_args"] = cluster.nspawn_args(node, cfg, build_dirs["kubernetes"])
         start_supervisor(node)
     write_inventory(layout, count)
     with ThreadPoolExecutor(max_workers=count) as pool:
         ready = pool.map(lambda n: wait_ready(n, timeout), plan["nodes"])
         statuses = dict(zip(plan["nodes"], ready, strict=True))
-    return {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time}
+    result = {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time,
+              "images": image_statuses}
+    if cluster_pins:
+        result["cluster"] = cluster.bring_up(cluster_pins, read_state())
+        result["boot_seconds"] = time.monotonic() - started
+    return result
 
 
 def save_logs() -> Path:
@@ -112,7 +142,11 @@ def leftovers(state: dict | None = None) -> list[str]:
     for node, cfg in state.get("nodes", {}).items():
         found += [f"process {r['pid']} ({node})" for r in node_records(cfg) if alive(r)]
     found += [f"link {name}" for name in root_links() if is_lab_link(name)]
-    found += [f"netns {ns}" for ns in netns_list() if ns in (NS_VOID, NS_CLIENT)]
+    found += [f"netns {ns}" for ns in netns_list() if ns in (NS_VOID, NS_CLIENT, registry.NS_REGISTRY)]
+    if registry.running(state):
+        found.append(f"process {state['registry']['pid']} (registry)")
+    found += [f"sysctl {name} (not restored to {value})" for name, value in state.get("host_sysctls", {}).items()
+              if Path("/proc/sys", name).read_text().strip() != value]
     found += [f"mount {p}" for p in mounts_under(STATE_DIR)]
     if nft_table_exists():
         found.append(f"nft table inet {NFT_TABLE}")
@@ -125,13 +159,14 @@ def destroy(quiet: bool = False) -> list[str]:
     state = read_state()
     nodes = state.get("nodes", {}).values()
     kill_nodes(list(nodes))
+    registry.stop(state)
     warn_unrecorded_nspawn()
     remove_lab_cgroups()
     for point in state.get("mounts", []):
         unmount_all_under(Path(point))
     unmount_all_under(STATE_DIR)
     # Deleting a netns takes its veths along; root-side links go by record, then by prefix.
-    for ns in set(state.get("netns", [])) | {NS_VOID, NS_CLIENT}:
+    for ns in set(state.get("netns", [])) | {NS_VOID, NS_CLIENT, registry.NS_REGISTRY}:
         if ns in netns_list():
             run("ip", "netns", "del", ns, check=False)
     for name in dict.fromkeys(state.get("links", []) + root_links()):
@@ -140,8 +175,11 @@ def destroy(quiet: bool = False) -> list[str]:
                 delete_link(name)
     if nft_table_exists():
         run("nft", "delete", "table", "inet", NFT_TABLE, check=False)
+    cluster.restore_host_sysctls(state)
     for path in (NODES_DIR, INVENTORY_DIR):
         remove_tree(path)
+    with contextlib.suppress(FileNotFoundError):
+        cluster.KUBECONFIG.unlink()
     with contextlib.suppress(FileNotFoundError):
         STATE_FILE.unlink()
     left = leftovers(state)
@@ -205,5 +243,12 @@ def print_status(st: dict) -> None:
             f"{nics}  [{pids}]")
     client = ", ".join([CLIENT_ADDR, *st.get("client_ips", [])])
     log(f"  client  netns {NS_CLIENT}: {client}  (ip netns exec {NS_CLIENT} ...)")
+    if st.get("cluster"):
+        log(f"  cluster Kubernetes {st['cluster']['kubernetes']}, kubeconfig {st['cluster']['kubeconfig']}, "
+            f"registry {registry.REGISTRY}")
+        for row in st["cluster"].get("nodes", []):
+            ready = "Ready" if row["ready"] else f"NotReady ({row['message'] or row['reason']})"
+            log(f"    {row['name']:7} {row['internal_ip'] or '-':15} podCIDRs {','.join(row['pod_cidrs']) or '-':15} "
+                f"kubelet {row['kubelet']}  {ready}")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from .util import (
     run,
     signal_recorded,
     tail,
+    tcp_open,
     wait_for,
     write_file,
 )
@@ -138,7 +138,7 @@ class Supervisor:
         console = Path(self.cfg["dir"]) / "console.log"
         argv = ["systemd-nspawn", "-D", str(node_root(self.node)), "--register=no", "--keep-unit",
                 "-M", self.node, "--private-network", "--console=read-only", "--link-journal=no",
-                "--resolv-conf=off", "--timezone=off", "-b"]
+                "--resolv-conf=off", "--timezone=off", *self.cfg.get("nspawn_args", []), "-b"]
         with open(console, "ab") as out:
             # TERM=dumb: the node's systemd writes its console log without colour codes.
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -194,14 +194,6 @@ def ssh_argv(address: str, *command: str, tty: bool = False) -> list[str]:
     return ["ssh", "-i", str(KEY), *SSH_OPTS, *(["-t"] if tty else []), f"root@{address}", *command]
 
 
-def tcp_open(address: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def wait_ready(node: str, timeout: float = BOOT_TIMEOUT) -> str:
     """Wait for SSH and the end of the node's boot; returns `running` or `degraded (units...)`."""
     deadline = time.monotonic() + timeout
@@ -235,3 +227,9 @@ def wait_ready(node: str, timeout: float = BOOT_TIMEOUT) -> str:
     return status
 
 
+def leader_pid(node: str) -> int:
+    """PID 1 of a running node (to enter its namespaces)."""
+    cfg = node_config(read_state(), node)
+    if not alive(cfg.get("leader")):
+        raise LabError(f"{node} is not running (tools/lab.py restart {node})")
+    return cfg["leader"]["pid"]

@@ -24,7 +24,10 @@ IMAGE = {
     "variant": "minbase",
     "mirror": "http://deb.debian.org/debian",
     "packages": ["arping", "dbus", "iproute2", "iputils-ping", "kmod", "netcat-openbsd", "nftables",
-                 "openssh-server", "procps", "python3", "systemd", "systemd-sysv", "tcpdump"],
+                 "openssh-server", "procps", "python3", "systemd", "systemd-sysv", "tcpdump",
+                 # what a kubeadm host has (the cluster lab turns containerd on; see cluster.py)
+                 "ca-certificates", "conntrack", "containerd", "containernetworking-plugins", "ethtool",
+                 "iptables", "runc", "socat"],
     # Runs in a chroot of the fresh rootfs. Per-node identity (machine-id, host key,
     # hostname, root's authorized_keys) is written into each node's overlay instead.
     "post_install": r"""
@@ -43,6 +46,11 @@ for unit in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub
     getty@.service serial-getty@.service container-getty@.service systemd-timesyncd.service; do
   ln -sf /dev/null "/etc/systemd/system/$unit"
 done
+# containerd runs only in a cluster lab (cluster.py enables it in the node's overlay).
+rm -f /etc/systemd/system/multi-user.target.wants/containerd.service
+# The CNI plugins where kubeadm hosts have them (flannel's init container adds its own there).
+mkdir -p /opt/cni/bin
+for plugin in bridge host-local loopback portmap; do ln -sf /usr/lib/cni/$plugin /opt/cni/bin/$plugin; done
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log
 """,
@@ -98,9 +106,10 @@ def build_rootfs(final: Path) -> None:
         raise
 
 
-def debootstrap(target: Path, build_log: Path) -> None:
-    argv = ["debootstrap", f"--variant={IMAGE['variant']}", f"--include={','.join(IMAGE['packages'])}",
-            IMAGE["suite"], str(target), IMAGE["mirror"]]
+def debootstrap(target: Path, build_log: Path, recipe: dict = IMAGE) -> None:
+    """debootstrap of a recipe (suite, variant, mirror, packages): the node image or an image base."""
+    argv = ["debootstrap", f"--variant={recipe['variant']}", f"--include={','.join(recipe['packages'])}",
+            recipe["suite"], str(target), recipe["mirror"]]
     with open(build_log, "w") as out:
         # Its own process group, so that an interrupted build stops all of debootstrap's children.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -113,7 +122,7 @@ def debootstrap(target: Path, build_log: Path) -> None:
         proc.wait()
         raise
     if status != 0:
-        raise LabError(f"debootstrap failed (can this machine reach {IMAGE['mirror']}?); "
+        raise LabError(f"debootstrap failed (can this machine reach {recipe['mirror']}?); "
                        f"last lines:\n{tail(build_log)}")
 
 

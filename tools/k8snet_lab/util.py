@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,9 +21,9 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def run(*argv: str, check: bool = True, data: str | None = None,
-        timeout: float | None = 60) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, input=data, text=True, capture_output=True, timeout=timeout, check=False)
+def run(*argv: str, check: bool = True, data: str | None = None, timeout: float | None = 60,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, input=data, text=True, capture_output=True, timeout=timeout, check=False, env=env)
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip()
         raise LabError(f"`{' '.join(argv)}` failed (exit {proc.returncode}): {detail}")
@@ -168,3 +169,9 @@ def remove_tree(path: Path) -> None:
         run("rm", "-rf", "--one-file-system", str(path), timeout=300)
 
 
+def tcp_open(address: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
