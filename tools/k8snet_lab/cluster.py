@@ -215,6 +215,8 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: node-ip
       value: {address}
+  # cgroup v1: kubeadm 1.35+ refuses it unless this check is skipped (and kubelet's failCgroupV1 is false)
+  ignorePreflightErrors: [SystemVerification]
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -264,6 +266,7 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: node-ip
       value: {address}
+  ignorePreflightErrors: [SystemVerification]
 """
 
 

@@ -159,7 +159,7 @@ def build_image(crane_bin: Path, image: Image, ref: str, key: str, build_dirs: d
     try:
         layers = [base_layer()] if image.base == "debian" else []
         layers.append(files_layer(work / "files.tar", sources(image, build_dirs), skeleton=image.base != "debian"))
-        argv = ["append", "--oci-empty-base", "--platform", "linux/amd64", "-t", ref]
+        argv = ["append", "--oci-empty-base", "-t", ref]
         for layer in layers:
             argv += ["-f", str(layer)]
         crane(crane_bin, *argv)
@@ -167,7 +167,7 @@ def build_image(crane_bin: Path, image: Image, ref: str, key: str, build_dirs: d
                   "org.opencontainers.image.title": image.reference}
         if image.note:
             labels["k8snet.lab.note"] = image.note
-        mutate = ["mutate", ref, "-t", ref, "--env", PATH_ENV]
+        mutate = ["mutate", ref, "-t", ref, "--env", PATH_ENV, "--set-platform", "linux/amd64"]
         if image.entrypoint:
             mutate += ["--entrypoint", ",".join(image.entrypoint)]
         for name, value in labels.items():

@@ -124,8 +124,8 @@ def pins(minor: str | None = None) -> Pins:
                 stubs={"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc": "tencentcloud-vpc"},
                 note="its tencentvpc backend links a stand-in SDK (module not served): stubs/tencentcloud-vpc"),
         # flannel-io/cni-plugin is not served by the Go module proxy here; its flannel plugin
-        # started as containernetworking/plugins' plugins/meta/flannel, whose last release is this one.
-        GoBuild("flannel-cni", "github.com/containernetworking/plugins", "v1.1.1",
+        # started as containernetworking/plugins' plugins/meta/flannel, last released in v0.9.1.
+        GoBuild("flannel-cni", "github.com/containernetworking/plugins", "v0.9.1",
                 {"flannel": "plugins/meta/flannel"},
                 note="stand-in for ghcr.io/flannel-io/flannel-cni-plugin (module not served)"),
         GoBuild("metallb", "go.universe.tf/metallb", "v0.16.1", {"controller": "controller", "speaker": "speaker"}),
@@ -148,7 +148,7 @@ def pins(minor: str | None = None) -> Pins:
               {"/opt/bin/flanneld": "flannel:flanneld", "/opt/bin/install-conf": "flannel:install-conf"},
               ("/opt/bin/flanneld",), base="debian", source="github.com/flannel-io/flannel@v0.28.9"),
         Image("ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3", {"/flannel": "flannel-cni:flannel"},
-              base="debian", source="github.com/containernetworking/plugins@v1.1.1 plugins/meta/flannel",
+              base="debian", source="github.com/containernetworking/plugins@v0.9.1 plugins/meta/flannel",
               note="flannel-io/cni-plugin is not served by the module proxy: the plugin it was forked from"),
         Image("quay.io/metallb/controller:v0.16.1", {"/controller": "metallb:controller"}, ("/controller",),
               source="go.universe.tf/metallb@v0.16.1"),
