@@ -3,6 +3,8 @@
 - `lab`: the default lab (vagrant layout, 3 nodes), created once per session and destroyed
   at its end, also when tests fail. K8SNET_LAB_KEEP=1 reuses a healthy lab of that shape
   that is already up and leaves the lab up afterwards.
+- `lab_cluster(layout="vagrant", nodes=3)`: the lab as a kubeadm cluster on day 0 (no CNI);
+  it replaces the running lab, like `lab_layout`.
 - `lab_layout(layout, nodes=3)`: a lab of another layout; it replaces the running lab. The
   next test using `lab` gets the default lab back (a fresh one: one more boot), so put
   layout tests after the others, and never switch inside a module whose fixtures set up
@@ -51,6 +53,14 @@ def lab(lab_manager) -> Lab:
 def lab_layout(lab_manager):
     def get(layout: str, nodes: int = harness.DEFAULT_NODES) -> Lab:
         return lab_manager.get(layout, nodes)
+    return get
+
+
+@pytest.fixture
+def lab_cluster(lab_manager):
+    """A kubeadm lab cluster of a layout (tools/lab.py create --cluster); it replaces the running lab."""
+    def get(layout: str = harness.DEFAULT_LAYOUT, nodes: int = harness.DEFAULT_NODES) -> Lab:
+        return lab_manager.get(layout, nodes, cluster=True)
     return get
 
 

@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 LAB_TOOL = REPO / "tools/lab.py"
 CLIENT_NETNS = "k8snet-client"
 DEFAULT_LAYOUT, DEFAULT_NODES = "vagrant", 3
+# A cold machine builds every binary and image first (docs/LAB.md: about 15 min on 2 cores).
+CLUSTER_CREATE_TIMEOUT = 3600
 
 
 class LabCommandError(AssertionError):
@@ -65,6 +67,7 @@ class Lab:
     inventory: Path
     key: Path
     state: dict = field(repr=False)
+    cluster: bool = False                          # a kubeadm cluster (tools/lab.py create --cluster)
 
     @classmethod
     def current(cls) -> Lab | None:
@@ -74,7 +77,8 @@ class Lab:
         state = json.loads(proc.stdout)
         return cls(layout=state["layout"], nodes=list(state["nodes"]),
                    addresses={n: c["address"] for n, c in state["nodes"].items()},
-                   inventory=Path(state["inventory"]), key=Path(state["key"]), state=state)
+                   inventory=Path(state["inventory"]), key=Path(state["key"]), state=state,
+                   cluster=bool(state.get("cluster")))
 
     def healthy(self) -> bool:
         return all(s["up"] and s["ssh"] for s in self.state["status"].values())
@@ -117,6 +121,20 @@ class Lab:
     def client_ip(self, action: str, address: str) -> None:
         lab_tool("client-ip", action, address)
 
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(lab_tool("kubeconfig").stdout.strip())
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 120,
+                data: str | None = None) -> subprocess.CompletedProcess:
+        """The lab's own kubectl (built with the cluster) against the lab cluster."""
+        argv = [self.state["kubectl"], f"--kubeconfig={self.kubeconfig}", *args]
+        proc = subprocess.run(argv, input=data, capture_output=True, text=True, timeout=timeout, check=False)
+        return _checked(proc, f"kubectl {' '.join(args)}", check)
+
+    def kube_json(self, *args: str) -> dict:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
 
 class LabManager:
     """One lab per test session: created on first use, re-created on a layout change, destroyed at the end.
@@ -129,12 +147,13 @@ class LabManager:
         self.keep = keep
         self.ours = False
 
-    def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES) -> Lab:
+    def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False) -> Lab:
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
-                and (self.ours or self.keep)):
+                and current.cluster == cluster and (self.ours or self.keep)):
             return current
-        lab_tool("create", "--layout", layout, "--nodes", str(nodes))
+        lab_tool("create", "--layout", layout, "--nodes", str(nodes), *(["--cluster"] if cluster else []),
+                 timeout=CLUSTER_CREATE_TIMEOUT if cluster else 600)
         self.ours = True
         lab = Lab.current()
         assert lab is not None, "tools/lab.py create succeeded but status finds no lab"

@@ -157,7 +157,8 @@ def ensure(build: GoBuild) -> Path:
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for old in BIN_DIR.glob(f"{build.name}-*"):             # a changed pin: the old build goes
+    # the same version built another way (recipe, Go, flags) goes; other versions stay (the support matrix)
+    for old in BIN_DIR.glob(f"{build.name}-{build.version}-*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
     log(f"  {build.name} done in {time.monotonic() - started:.0f} s -> {final}")

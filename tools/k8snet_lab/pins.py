@@ -26,7 +26,9 @@ KUBERNETES = {
 DEFAULT_KUBERNETES = "1.35"
 KUBERNETES_ENV = "K8SNET_LAB_KUBERNETES"
 
-AGNHOST = "2.59"                # test/images/agnhost/VERSION in the Kubernetes module above
+# The test workloads' image, whatever the cluster's minor: agnhost from the newest pinned
+# Kubernetes module (its test/images/agnhost/VERSION).
+AGNHOST = "2.59"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ def _k8s_version_ldflags(version: str) -> tuple[str, ...]:
         flags += [f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}", f"-X {pkg}.gitMinor={minor}",
                   f"-X {pkg}.gitTreeState=clean"]
     return tuple(flags)
+
+
+def _staging(version: str) -> str:
+    """The staging modules' release of a Kubernetes release: v1.35.4 -> v0.35.4."""
+    return "v0." + version.lstrip("v").split(".", 1)[1]
 
 
 def kubernetes_minor(requested: str | None = None) -> str:
@@ -109,13 +116,14 @@ def pins(minor: str | None = None) -> Pins:
     minor = kubernetes_minor(minor)
     k = KUBERNETES[minor]
     kv = k["kubernetes"]
-    staging = "v0." + kv.lstrip("v").split(".", 1)[1]          # v1.35.4 -> v0.35.4
+    newest = KUBERNETES[DEFAULT_KUBERNETES]["kubernetes"]
     cmds = ("kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
             "kube-proxy")
     builds = [
         GoBuild("kubernetes", "k8s.io/kubernetes", kv, {c: f"cmd/{c}" for c in cmds},
-                ldflags=_k8s_version_ldflags(kv), local_version=staging),
-        GoBuild("agnhost", "k8s.io/kubernetes", kv, {"agnhost": "test/images/agnhost"}, local_version=staging),
+                ldflags=_k8s_version_ldflags(kv), local_version=_staging(kv)),
+        GoBuild("agnhost", "k8s.io/kubernetes", newest, {"agnhost": "test/images/agnhost"},
+                local_version=_staging(newest)),
         GoBuild("etcd", "go.etcd.io/etcd/server/v3", k["etcd"], {"etcd": ""}, local_version=k["etcd"]),
         GoBuild("coredns", "github.com/coredns/coredns", k["coredns"], {"coredns": ""}),
         GoBuild("flannel", "github.com/flannel-io/flannel", "v0.28.9",
@@ -155,6 +163,6 @@ def pins(minor: str | None = None) -> Pins:
         Image("quay.io/metallb/speaker:v0.16.1", {"/speaker": "metallb:speaker"}, ("/speaker",),
               source="go.universe.tf/metallb@v0.16.1"),
         Image(f"registry.k8s.io/e2e-test-images/agnhost:{AGNHOST}", {"/agnhost": "agnhost:agnhost"}, ("/agnhost",),
-              base="debian", source=f"k8s.io/kubernetes@{kv} test/images/agnhost"),
+              base="debian", source=f"k8s.io/kubernetes@{newest} test/images/agnhost"),
     ]
     return Pins(minor, {b.name: b for b in builds}, images)
