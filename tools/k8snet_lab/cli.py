@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cluster, pins
+from . import cluster, gobuild, images, pins
 from .constants import BOOT_TIMEOUT, INVENTORY_DIR, LAYOUTS, MAX_CLUSTER_NODES, MAX_NODES, NODE_PATH, NS_CLIENT
 from .layout import client_cidr, inventory_yaml, lab_plan
 from .lifecycle import create, destroy, leftovers, print_status, save_logs, status
@@ -153,6 +153,19 @@ def cmd_rootfs(_args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    """Build (or find cached) every binary a cluster lab of this minor needs, the node image and the image base."""
+    require_root()
+    started = time.monotonic()
+    cluster_pins = pins.pins(args.kubernetes)
+    dirs = gobuild.ensure_all(cluster_pins)
+    ensure_rootfs()
+    images.base_layer()
+    log(f"Kubernetes {cluster_pins.kubernetes}: {len(dirs)} builds ready in {time.monotonic() - started:.0f} s "
+        f"(cache: {gobuild.BIN_DIR}); images are built into the lab registry by create --cluster")
+    return 0
+
+
 def cmd_supervise(args) -> int:
     return Supervisor(args.node).run()
 
@@ -161,7 +174,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/lab.py",
                                 description="The k8snet lab: Debian nodes as systemd-nspawn machines (docs/LAB.md).")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
-                           help="create, destroy, status, shell, exec, restart, client-ip, inventory, rootfs")
+                           help="create, destroy, status, kubeconfig, shell, exec, restart, client-ip, "
+                                "inventory, rootfs, build")
 
     def shape(sp):
         sp.add_argument("--nodes", type=int, default=3, help=f"number of nodes, 1..{MAX_NODES} (default 3)")
@@ -201,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     shape(inv)
     inv.set_defaults(func=cmd_inventory)
     sub.add_parser("rootfs", help="build or verify the cached node image").set_defaults(func=cmd_rootfs)
+    b = sub.add_parser("build", help="build what a cluster lab needs from its pinned Go modules (cached)")
+    b.add_argument("--kubernetes", metavar="MINOR", choices=sorted(pins.KUBERNETES))
+    b.set_defaults(func=cmd_build)
     sup = sub.add_parser("_supervise")                      # internal: runs one node (started by create)
     sup.add_argument("node")
     sup.set_defaults(func=cmd_supervise)

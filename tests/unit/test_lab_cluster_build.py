@@ -1,0 +1,188 @@
+"""The lab cluster's build and configuration logic (tools/k8snet_lab), without building or booting anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+from k8snet_lab import cluster, gobuild, images, pins, registry  # noqa: E402
+
+from .planfixtures import build_component, make_plan  # noqa: E402
+
+K8S_GOMOD = """module k8s.io/kubernetes
+
+go 1.25.0
+
+require (
+\tgithub.com/foo/bar v1.2.3
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/client-go => ./staging/src/k8s.io/client-go // the staging copy
+\tgithub.com/old/thing v1.0.0 => github.com/new/thing v1.1.0
+)
+
+replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
+replace github.com/single => github.com/fork/single v0.2.0
+"""
+
+
+def test_replaces_reads_blocks_single_lines_and_comments():
+    assert gobuild.replaces(K8S_GOMOD) == [
+        ("k8s.io/api", "./staging/src/k8s.io/api", None),
+        ("k8s.io/client-go", "./staging/src/k8s.io/client-go", None),
+        ("github.com/old/thing", "github.com/new/thing", "v1.1.0"),
+        ("go.etcd.io/etcd", "./FORBIDDEN_DEPENDENCY", None),
+        ("github.com/single", "github.com/fork/single", "v0.2.0"),
+    ]
+
+
+def test_wrapper_pins_local_replacements_and_keeps_the_others():
+    build = pins.pins("1.35").builds["kubernetes"]
+    gomod = gobuild.wrapper_gomod(build, K8S_GOMOD)
+    assert "require k8s.io/kubernetes v1.35.4" in gomod
+    assert "\tk8s.io/api => k8s.io/api v0.35.4" in gomod
+    assert "\tk8s.io/client-go => k8s.io/client-go v0.35.4" in gomod
+    assert "\tgithub.com/old/thing => github.com/new/thing v1.1.0" in gomod
+    assert "\tgithub.com/single => github.com/fork/single v0.2.0" in gomod
+    assert "FORBIDDEN" not in gomod
+
+
+def test_etcd_siblings_are_pinned_at_etcds_own_release():
+    build = pins.pins("1.35").builds["etcd"]
+    gomod = gobuild.wrapper_gomod(build, "replace go.etcd.io/etcd/api/v3 => ../api\n")
+    assert "\tgo.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.6.6" in gomod
+
+
+def test_a_stub_replaces_the_unserved_module_with_the_projects_directory():
+    build = pins.pins().builds["flannel"]
+    gomod = gobuild.wrapper_gomod(build, "")
+    stub = gobuild.STUBS / "tencentcloud-vpc"
+    assert f"\tgithub.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc => {stub}" in gomod
+    assert (stub / "go.mod").read_text().count("module github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc")
+
+
+def test_wrapper_imports_every_binary_package():
+    source = gobuild.wrapper_source(pins.pins().builds["flannel"])
+    assert '_ "github.com/flannel-io/flannel"' in source
+    assert '_ "github.com/flannel-io/flannel/cmd/install_conf"' in source
+    assert source.startswith("//go:build tools\n")
+
+
+def test_a_changed_pin_changes_only_its_own_cache_key():
+    before = pins.pins()
+    keys = {name: gobuild.build_key(b, "go1.26.8") for name, b in before.builds.items()}
+    changed = dataclasses.replace(before.builds["metallb"], version="v0.16.2")
+    assert gobuild.build_key(changed, "go1.26.8") != keys["metallb"]
+    assert {name: gobuild.build_key(b, "go1.26.8") for name, b in pins.pins().builds.items()} == keys
+    assert gobuild.build_key(before.builds["crane"], "go1.27.0") != keys["crane"]      # a new Go rebuilds
+
+
+@pytest.mark.parametrize("minor", sorted(pins.KUBERNETES))
+def test_kubeadms_images_are_in_the_table(minor):
+    table = pins.pins(minor)
+    k = pins.KUBERNETES[minor]
+    refs = {image.reference for image in table.images}
+    expected = {f"registry.k8s.io/{c}:{k['kubernetes']}"
+                for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")}
+    expected |= {f"registry.k8s.io/etcd:{k['etcd'][1:]}-0", f"registry.k8s.io/coredns/coredns:{k['coredns']}",
+                 f"registry.k8s.io/pause:{k['pause']}"}
+    assert expected <= refs
+    for image in table.images:
+        for ref in image.files.values():
+            assert ref.split(":")[0] in (*table.builds, "pause"), (image.reference, ref)
+
+
+def test_minor_is_chosen_by_one_variable(monkeypatch):
+    assert pins.pins().minor == pins.DEFAULT_KUBERNETES
+    monkeypatch.setenv(pins.KUBERNETES_ENV, "1.34")
+    assert pins.pins().kubernetes == "v1.34.4"
+    monkeypatch.setenv(pins.KUBERNETES_ENV, "1.20")
+    with pytest.raises(ValueError, match=r"1\.20.*one of 1\.34, 1\.35"):
+        pins.pins()
+
+
+def test_registry_names_are_the_projects_mirror_rewriting():
+    """The lab registry stores an image where k8s_registry_mirror (kube.mirror_image) sends it."""
+    for image in pins.pins().images:
+        assert kube.mirror_image(image.reference, registry.REGISTRY) == f"{registry.REGISTRY}/{image.path}"
+
+
+def project_images(bundle) -> set[str]:
+    return {c["image"] for obj in bundle.objects for c in kube.containers(obj) if c.get("image")}
+
+
+@pytest.mark.upstream
+def test_the_lab_serves_every_image_flannel_and_metallb_name():
+    served = {image.reference for image in pins.pins().images}
+    plan = make_plan()
+    for component in ("flannel", "metallb"):
+        missing = project_images(build_component(component, plan)) - served
+        assert not missing, (component, missing)
+
+
+@pytest.mark.upstream
+def test_the_f5_ingress_image_is_the_one_the_lab_cannot_build():
+    """nginx/nginx-ingress cannot be built here (its module is not served): named, not hidden."""
+    served = {image.reference for image in pins.pins().images}
+    bundle = build_component("ingress", make_plan(ingress={"controller": "nginx"}))
+    assert project_images(bundle) - served == {"nginx/nginx-ingress:5.5.4"}
+
+
+def test_network_settings_read_the_lab_inventory_or_the_defaults(tmp_path):
+    assert cluster.network_settings() == cluster.NETWORK_DEFAULTS        # the lab inventory sets none of them
+    custom = tmp_path / "network.yml"
+    custom.write_text("---\nk8s_pod_cidr: 10.32.0.0/16  # pods\nk8s_nodeport_range: '30000-31000'\n")
+    got = cluster.network_settings(custom)
+    assert got["k8s_pod_cidr"] == "10.32.0.0/16" and got["k8s_nodeport_range"] == "30000-31000"
+    assert got["k8s_service_cidr"] == "10.96.0.0/12"
+
+
+def test_kubeadm_init_config_puts_everything_on_the_bridge_address():
+    docs = list(yaml.safe_load_all(cluster.kubeadm_init_config(
+        pins.pins("1.35"), "node1", "192.168.56.11", "abcdef.0123456789abcdef", cluster.NETWORK_DEFAULTS)))
+    init, config, kubelet, proxy = docs
+    assert init["localAPIEndpoint"]["advertiseAddress"] == "192.168.56.11"
+    assert {"name": "node-ip", "value": "192.168.56.11"} in init["nodeRegistration"]["kubeletExtraArgs"]
+    assert config["kubernetesVersion"] == "v1.35.4"
+    assert config["networking"] == {"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12"}
+    assert {"name": "service-node-port-range", "value": "30000-32767"} in config["apiServer"]["extraArgs"]
+    assert kubelet["failCgroupV1"] is False and kubelet["cgroupDriver"] == "cgroupfs"
+    assert proxy["conntrack"]["maxPerCore"] == 0
+    join = yaml.safe_load(cluster.kubeadm_join_config("node2", "192.168.56.12", "192.168.56.11:6443", "t.t",
+                                                      "sha256:x"))
+    assert {"name": "node-ip", "value": "192.168.56.12"} in join["nodeRegistration"]["kubeletExtraArgs"]
+
+
+def test_containerd_pulls_every_registry_from_the_lab_registry():
+    own = registry.hosts_toml(None)
+    assert own.startswith('server = "http://192.168.56.3:5000"')
+    mirror = registry.hosts_toml("ghcr.io")
+    assert mirror.startswith('server = "https://ghcr.io"') and '[host."http://192.168.56.3:5000"]' in mirror
+    config = cluster.containerd_config(pins.pins("1.35"))
+    assert 'sandbox_image = "registry.k8s.io/pause:3.10.1"' in config
+    assert "restrict_oom_score_adj = true" in config
+
+
+def test_files_layer_is_reproducible_and_executable(tmp_path):
+    binary = tmp_path / "speaker"
+    binary.write_bytes(b"\x7fELF...")
+    first = images.files_layer(tmp_path / "a.tar", {"/speaker": binary}, skeleton=True).read_bytes()
+    second = images.files_layer(tmp_path / "b.tar", {"/speaker": binary}, skeleton=True).read_bytes()
+    assert first == second
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["speaker"].mode == 0o755 and members["tmp"].mode == 0o1777
+    assert {"etc/passwd", "etc/group", "etc/nsswitch.conf"} <= set(members)
+    assert all(m.mtime == 0 and m.uid == 0 for m in members.values())
