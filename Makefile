@@ -6,7 +6,8 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv
+APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv \
+  gcc libc6-dev
 
 # The pinned upstream manifests: a local mirror beside the checkout when there is one.
 SHARED_MIRROR := $(abspath $(CURDIR)/../shared/upstream)
@@ -15,19 +16,20 @@ export K8SNET_UPSTREAM_MIRROR
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help deps apt venv lint unit integration molecule test bench demo lab-up lab-down docs
+.PHONY: help deps apt venv lint unit lab-build integration molecule test bench demo lab-up lab-down cluster-up docs
 
 help:
 	@echo "make demo   build the lab, run site.yml on it, show the result"
 	@echo "make test   install what is missing, then lint, unit, lab and molecule tests"
 	@echo "make bench  benchmarks (print figures)"
 	@echo "make lab-up / lab-down   the 3-node lab alone"
+	@echo "make cluster-up   the 3-node lab as a kubeadm cluster on day 0 (no CNI)"
 
 deps: apt venv
 
 # Debian packages the lab and the probes need (CI starts from a machine without them).
 apt:
-	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump; do \
+	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc; do \
 	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages (missing:$$missing)"; \
@@ -56,7 +58,13 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q -n 2 tests/unit
 
-integration: deps
+# Everything a cluster lab is made of, from pinned Go modules (cached under /var/cache/k8snet-lab;
+# a cold machine takes about 15 min, a warm one seconds). The go command must be there.
+lab-build: deps
+	@command -v go >/dev/null || { echo "the lab cluster is built with Go 1.26 (go command missing)"; exit 1; }
+	$(PYTHON) tools/lab.py build
+
+integration: deps lab-build
 	$(BIN)/pytest -q tests/integration
 
 molecule: deps
@@ -73,6 +81,9 @@ lab-up: deps
 
 lab-down:
 	$(PYTHON) tools/lab.py destroy
+
+cluster-up: lab-build
+	$(PYTHON) tools/lab.py create --cluster
 
 demo: deps lab-up
 	$(BIN)/ansible-playbook -i inventory/lab site.yml

@@ -29,7 +29,8 @@ LOG = STATE_DIR / "registry.log"
 UPSTREAM_REGISTRIES = ("registry.k8s.io", "ghcr.io", "quay.io", "docker.io")
 
 
-def config(storage: Path = STORAGE) -> str:
+def config(storage: Path | None = None) -> str:
+    storage = storage or STORAGE
     return (
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
