@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 RECIPE = 1                      # bump when the way binaries or images are made changes
 
 KUBERNETES = {
+    "1.37": {"kubernetes": "v1.37.2", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.2"},
     "1.35": {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "coredns": "v1.13.1", "pause": "3.10.1"},
     "1.34": {"kubernetes": "v1.34.4", "etcd": "v3.6.5", "coredns": "v1.12.1", "pause": "3.10.1"},
 }
