@@ -17,12 +17,16 @@ import ipaddress
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import lab_tool
+from tests.integration.harness import REPO, lab_tool
+
+sys.path.insert(0, str(REPO / "tools"))
+from k8snet_lab.pins import AGNHOST
 
 pytestmark = pytest.mark.lab
 
@@ -33,16 +37,16 @@ CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect":
 EXCLUDE_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
 HOST_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
 STATE_DIR = Path("/var/lib/k8snet-lab")
-HOSTNET_POD = """
+HOSTNET_POD = f"""
 apiVersion: v1
 kind: Pod
-metadata: {name: hostnet-http, namespace: default}
+metadata: {{name: hostnet-http, namespace: default}}
 spec:
   nodeName: node2
   hostNetwork: true
   containers:
     - name: agnhost
-      image: registry.k8s.io/e2e-test-images/agnhost:2.59
+      image: registry.k8s.io/e2e-test-images/agnhost:{AGNHOST}
       args: [netexec, --http-port=18080, --udp-port=-1]
 """
 GET_HOSTNAME = ("import sys, urllib.request; "

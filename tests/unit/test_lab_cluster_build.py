@@ -66,7 +66,7 @@ def test_etcd_siblings_are_pinned_at_etcds_own_release():
 
 
 def test_a_stub_replaces_the_unserved_module_with_the_projects_directory():
-    build = pins.pins().builds["flannel"]
+    build = pins.pins("1.37").builds["flannel"]
     gomod = gobuild.wrapper_gomod(build, "")
     stub = gobuild.STUBS / "tencentcloud-vpc"
     assert f"\tgithub.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc => {stub}" in gomod
@@ -105,11 +105,12 @@ def test_kubeadms_images_are_in_the_table(minor):
 
 
 def test_minor_is_chosen_by_one_variable(monkeypatch):
-    assert pins.pins().minor == pins.DEFAULT_KUBERNETES
-    monkeypatch.setenv(pins.KUBERNETES_ENV, "1.34")
-    assert pins.pins().kubernetes == "v1.34.4"
+    monkeypatch.delenv(pins.KUBERNETES_ENV, raising=False)
+    assert pins.pins().minor == pins.DEFAULT_KUBERNETES == "1.37"
+    monkeypatch.setenv(pins.KUBERNETES_ENV, "1.35")
+    assert pins.pins().kubernetes == "v1.35.4"
     monkeypatch.setenv(pins.KUBERNETES_ENV, "1.20")
-    with pytest.raises(ValueError, match=r"1\.20.*one of 1\.34, 1\.35"):
+    with pytest.raises(ValueError, match=r"1\.20.*one of 1\.35, 1\.37"):
         pins.pins()
 
 

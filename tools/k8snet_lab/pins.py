@@ -6,9 +6,10 @@ tags the pinned upstream manifests use (and kubeadm asks for); the lab registry 
 them under those names with the registry host dropped, the same rule as
 `k8s_registry_mirror` (onprem.k8snet's kube.mirror_image).
 
-Kubernetes minors: the newest is the default; K8SNET_LAB_KUBERNETES=1.34 (or
-`tools/lab.py create --cluster --kubernetes 1.34`) selects the older one of the support
-matrix. etcd, CoreDNS and pause follow kubeadm's own defaults for that release
+Kubernetes minors: the newest that runs on this machine is the default (1.37: its kubelet
+still starts on cgroup v1 with `failCgroupV1: false`, with Debian's containerd 1.6);
+K8SNET_LAB_KUBERNETES=1.35 (or `tools/lab.py create --cluster --kubernetes 1.35`) selects
+the older one of the support matrix. etcd, CoreDNS and pause follow kubeadm's own defaults for that release
 (cmd/kubeadm/app/constants), so kubeadm finds exactly the images it asks for.
 """
 
@@ -22,14 +23,13 @@ RECIPE = 1                      # bump when the way binaries or images are made 
 KUBERNETES = {
     "1.37": {"kubernetes": "v1.37.2", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.2"},
     "1.35": {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "coredns": "v1.13.1", "pause": "3.10.1"},
-    "1.34": {"kubernetes": "v1.34.4", "etcd": "v3.6.5", "coredns": "v1.12.1", "pause": "3.10.1"},
 }
-DEFAULT_KUBERNETES = "1.35"
+DEFAULT_KUBERNETES = "1.37"
 KUBERNETES_ENV = "K8SNET_LAB_KUBERNETES"
 
 # The test workloads' image, whatever the cluster's minor: agnhost from the newest pinned
 # Kubernetes module (its test/images/agnhost/VERSION).
-AGNHOST = "2.59"
+AGNHOST = "2.66.1"
 
 
 @dataclass(frozen=True)
