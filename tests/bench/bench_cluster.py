@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 from k8snet_lab import cgroups, cluster, gobuild, images, lifecycle, pins, registry, state, util
+from k8snet_lab.constants import MAX_CLUSTER_NODES
 
 TARGET_CREATE = 90.0
 GIB = 1 << 30
@@ -114,8 +115,9 @@ def main() -> int:
         worker = max(workers)
         fits = int((total_memory() - per_node.get("node1", 0)) // worker) + 1
         print(f"memory: a worker node {worker / (1 << 20):.0f} MiB, node1 (control plane) "
-              f"{per_node.get('node1', 0) / (1 << 20):.0f} MiB: about {fits} nodes fit in "
-              f"{total_memory() / GIB:.0f} GiB (ratio worker/machine {worker / total_memory():.4f})")
+              f"{per_node.get('node1', 0) / (1 << 20):.0f} MiB: by memory alone about {fits} nodes fit in "
+              f"{total_memory() / GIB:.0f} GiB (ratio worker/machine {worker / total_memory():.4f}); the 2 cores, "
+              f"not memory, are why create --cluster stops at {MAX_CLUSTER_NODES}")
     finally:
         lifecycle.destroy(quiet=True)
     return 0
