@@ -23,8 +23,8 @@ description:
     files starting with the module's header line, so other files are left alone).
   - Extra artifacts go to sub-directories; C(flannel) with per-node annotation writes Node patches to
     C(node-annotations/) and C(metallb) writes the kube-proxy strictARP fragment to C(patches/).
-  - In C(api) mode roles render into a staging directory and apply RV(objects) in order with
-    kubernetes.core.k8s; RV(objects[].custom) marks the custom resources to apply once the controllers run.
+  - In C(api) mode roles render into a staging directory and M(onprem.k8snet.k8s_apply) applies RV(objects)
+    in order; RV(objects[].custom) marks the custom resources to apply once the controllers run.
   - Runs on the controller.
 requirements:
   - PyYAML
@@ -160,8 +160,9 @@ unchanged:
   elements: str
 removed_objects:
   description:
-    - Objects whose files were deleted, as C({apiVersion, kind, namespace, name}); in api mode the
-      staging directory records what was applied, so these are the objects to delete from the cluster.
+    - Objects whose files were deleted, as C({apiVersion, kind, namespace, name}). In api mode this is
+      only what this controller's staging directory had; M(onprem.k8snet.k8s_apply) deletes from the
+      record kept in the cluster instead.
   returned: success
   type: list
   elements: dict

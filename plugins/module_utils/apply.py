@@ -1,0 +1,149 @@
+"""api mode: applying one add-on's objects to a live cluster, the decisions only (no client here).
+
+The module onprem.k8snet.k8s_apply does the requests; this module says what they mean:
+
+- phases: every object but the custom resources first (CRDs, namespaces, RBAC, controllers), then,
+  once the CRDs are Established and the controllers rolled out, the custom resources (their
+  admission webhooks answer only when the controller runs);
+- rolled out: a Deployment, DaemonSet or StatefulSet counts only when its controller has seen the
+  current generation (status.observedGeneration) and every replica is updated and available;
+- changed: an object is changed when the apply created it or moved its resourceVersion (a
+  server-side apply of identical fields is a no-op that keeps it);
+- the record: what an add-on applied lives in the cluster (a ConfigMap per add-on, see RECORD_*),
+  written as the union of the old and the new set BEFORE the apply and as the new set after it, so
+  that a run that fails half-way, or the next run from another controller, still deletes what an
+  earlier run stopped rendering.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+
+RECORD_NAMESPACE = "kube-system"
+RECORD_PREFIX = "k8snet-applied-"
+RECORD_KEY = "objects.json"
+ROLLOUT_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
+# What the API server fills in on its own: never a difference between what we apply and what is there.
+SERVER_FIELDS = ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "selfLink")
+
+
+def ref(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": meta.get("namespace") or "",
+            "name": meta.get("name") or ""}
+
+
+def ref_key(r: dict) -> tuple[str, str, str, str]:
+    group = r["apiVersion"].rpartition("/")[0]            # the version may change; the object stays the same
+    return (group, r["kind"], r.get("namespace") or "", r["name"])
+
+
+def describe(r: dict) -> str:
+    where = f"{r['namespace']}/" if r.get("namespace") else ""
+    return f"{r['kind']} {where}{r['name']}"
+
+
+def record_name(component: str) -> str:
+    return f"{RECORD_PREFIX}{component}"
+
+
+def record_configmap(component: str, refs: list[dict]) -> dict:
+    """The ConfigMap that records what an add-on has applied (sorted, so an unchanged set is a no-op)."""
+    unique = {ref_key(r): r for r in refs}
+    data = json.dumps([unique[k] for k in sorted(unique)], sort_keys=True, separators=(",", ":"))
+    obj = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": record_name(component), "namespace": RECORD_NAMESPACE},
+           "data": {RECORD_KEY: data}}
+    return kube.add_managed_label(obj, component)
+
+
+def read_record(configmap: dict | None) -> list[dict]:
+    if not configmap:
+        return []
+    try:
+        items = json.loads((configmap.get("data") or {}).get(RECORD_KEY) or "[]")
+    except ValueError:
+        return []
+    return [i for i in items if isinstance(i, dict) and {"apiVersion", "kind", "name"} <= set(i)]
+
+
+def to_prune(recorded: list[dict], current: list[dict]) -> list[dict]:
+    """What an earlier run applied and this one no longer renders, deepest-first (custom resources first)."""
+    keep = {ref_key(r) for r in current}
+    gone = [r for r in recorded if ref_key(r) not in keep]
+    # Delete in the reverse of apply order: custom resources before their CRDs, namespaces last.
+    return sorted(gone, key=lambda r: (r["kind"] == "Namespace", r["kind"] == "CustomResourceDefinition"))
+
+
+def owned_by_us(live: dict | None, component: str) -> bool:
+    """Deletion is for objects that carry this add-on's label only (a foreign one is never touched)."""
+    labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(kube.COMPONENT_LABEL) == component and labels.get(kube.MANAGED_BY) == kube.MANAGED_BY_VALUE
+
+
+def phases(objects: list[dict], is_custom) -> tuple[list[dict], list[dict]]:
+    """(everything but the custom resources, the custom resources), each in apply order."""
+    return [o for o in objects if not is_custom(o)], [o for o in objects if is_custom(o)]
+
+
+def crd_established(live: dict | None) -> bool:
+    conditions = ((live or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def rollout_problem(live: dict | None) -> str | None:
+    """Why a workload is not rolled out yet (None: it is). Missing objects are not rolled out."""
+    if not live:
+        return "not found"
+    meta, spec, status = live.get("metadata") or {}, live.get("spec") or {}, live.get("status") or {}
+    generation, observed = meta.get("generation") or 0, status.get("observedGeneration") or 0
+    if observed < generation:
+        return f"controller has not seen generation {generation} yet (observed {observed})"
+    kind = live.get("kind")
+    if kind == "DaemonSet":
+        desired = status.get("desiredNumberScheduled", 0)
+        updated, available = status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0)
+        if desired == 0:
+            return "no node to schedule on yet (0 desired)"
+        if updated < desired or available < desired:
+            return f"{updated}/{desired} pods updated, {available}/{desired} available"
+        return None
+    wanted = spec.get("replicas", 1)
+    updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+    ready = status.get("readyReplicas", 0)
+    if kind == "StatefulSet":
+        if ready < wanted or status.get("updatedReplicas", wanted) < wanted:
+            return f"{ready}/{wanted} ready, {status.get('updatedReplicas', 0)}/{wanted} updated"
+        return None
+    if updated < wanted or available < wanted:
+        return f"{updated}/{wanted} replicas updated, {available}/{wanted} available"
+    return None
+
+
+def strip_server_fields(obj: dict) -> dict:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_FIELDS}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
+def applied_change(before: dict | None, after: dict) -> str:
+    """created | updated | unchanged, from the object before and after a (non dry-run) apply."""
+    if before is None:
+        return "created"
+    before_rv = (before.get("metadata") or {}).get("resourceVersion")
+    after_rv = (after.get("metadata") or {}).get("resourceVersion")
+    return "unchanged" if before_rv == after_rv else "updated"
+
+
+def dry_run_change(before: dict | None, dry: dict) -> str:
+    """created | updated | unchanged, from a dry-run apply's answer (nothing was stored)."""
+    if before is None:
+        return "created"
+    return "unchanged" if strip_server_fields(before) == strip_server_fields(dry) else "updated"
+
+
+def is_webhook_not_ready(message: str) -> bool:
+    """An admission webhook whose controller is not answering yet: worth a retry, not a failure."""
+    text = message.lower()
+    return "failed calling webhook" in text or ("webhook" in text and "connection refused" in text)

@@ -1,0 +1,307 @@
+#!/usr/bin/python
+"""Module onprem.k8snet.k8s_apply: one add-on's objects applied to the live cluster, in phases, waited for."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_apply
+author: k8snet maintainers
+version_added: 0.2.0
+short_description: Apply one add-on's objects server-side, wait for them, delete what it no longer renders
+description:
+  - api mode's one call per add-on (instead of one C(kubernetes.core.k8s) task per object). Applies the
+    objects that M(onprem.k8snet.k8s_manifests) rendered, server-side, in their file order, in two
+    phases. Everything but the custom resources first, then it waits until every CustomResourceDefinition
+    is Established and every Deployment, DaemonSet and StatefulSet is rolled out (its controller has
+    seen the current generation and every replica is updated and available); then the custom
+    resources, retrying while their admission webhook does not answer yet.
+  - What an add-on has applied is recorded in the cluster (ConfigMap C(kube-system/k8snet-applied-<component>)),
+    as the union of the old and the new set before applying and as the new set afterwards. Objects in
+    that record that this run no longer renders are deleted, custom resources first, and only when they
+    carry this add-on's labels (C(onprem.k8snet/component), C(app.kubernetes.io/managed-by=k8snet)).
+    So a run that failed half-way, or a run from another controller, still deletes what it owes.
+  - An object counts as changed when the apply created it or moved its resourceVersion. In check mode
+    every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; custom resources
+    whose CRD does not exist yet are reported as to be created.
+  - Runs on the controller (in its process, through the action plugin of the same name).
+options:
+  component:
+    description: The add-on (C(flannel), C(metallb), C(ingress), ...); names the record and the label to prune by.
+    type: str
+    required: true
+  objects:
+    description:
+      - The objects in apply order, as M(onprem.k8snet.k8s_manifests) returns them in its C(objects)
+        (C(file) is read; C(custom) marks the custom resources).
+    type: list
+    elements: dict
+    required: true
+  kubeconfig:
+    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
+    type: path
+  context:
+    description: Context of the kubeconfig to use.
+    type: str
+  wait_timeout:
+    description: Seconds to wait for CRDs, rollouts and webhooks, each phase.
+    type: int
+    default: 300
+  prune:
+    description: Delete what the record lists and this run no longer renders.
+    type: bool
+    default: true
+  field_manager:
+    description: Server-side apply field manager.
+    type: str
+    default: k8snet
+  force_conflicts:
+    description: Take over fields another field manager owns (server-side apply C(force)).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+requirements:
+  - kubernetes (Python client)
+"""
+
+EXAMPLES = r"""
+- name: Apply MetalLB
+  onprem.k8snet.k8s_apply:
+    component: metallb
+    objects: "{{ manifests.components.metallb.objects }}"
+    kubeconfig: "{{ plan.cluster.kubeconfig }}"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+created:
+  description: Objects this run created (C(Kind namespace/name)).
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Objects whose resourceVersion this run moved.
+  returned: always
+  type: list
+  elements: str
+unchanged:
+  description: How many objects the apply left as they were.
+  returned: always
+  type: int
+deleted:
+  description: Objects deleted because this run no longer renders them.
+  returned: always
+  type: list
+  elements: str
+kept:
+  description:
+    - Objects the record lists and this run no longer renders, left alone because they do not carry
+      this add-on's labels.
+  returned: always
+  type: list
+  elements: str
+waited:
+  description: What was waited for, with the seconds it took (C({what, seconds})).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import contextlib
+import json
+import os
+import time
+
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.onprem.k8snet.plugins.module_utils import apply as plan_apply
+
+ARGUMENT_SPEC = {
+    "component": {"type": "str", "required": True},
+    "objects": {"type": "list", "elements": "dict", "required": True},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "wait_timeout": {"type": "int", "default": 300},
+    "prune": {"type": "bool", "default": True},
+    "field_manager": {"type": "str", "default": "k8snet"},
+    "force_conflicts": {"type": "bool", "default": True},
+}
+POLL = 1.0
+
+
+class ApplyError(Exception):
+    pass
+
+
+class Cluster:
+    """The few requests k8s_apply makes, through the kubernetes dynamic client."""
+
+    def __init__(self, kubeconfig: str | None, context: str | None):
+        from kubernetes import config, dynamic
+        from kubernetes.dynamic import exceptions
+
+        self.exceptions = exceptions
+        if kubeconfig and not os.path.exists(kubeconfig):
+            raise ApplyError(f"k8s_kubeconfig {kubeconfig} does not exist")
+        self.client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
+
+    def resource(self, api_version: str, kind: str):
+        try:
+            return self.client.resources.get(api_version=api_version, kind=kind)
+        except self.exceptions.ResourceNotFoundError:
+            self.client.resources.invalidate_cache()           # a CRD this run just created
+            return self.client.resources.get(api_version=api_version, kind=kind)
+
+    def get(self, r: dict) -> dict | None:
+        try:
+            res = self.resource(r["apiVersion"], r["kind"])
+        except self.exceptions.ResourceNotFoundError:
+            return None
+        try:
+            return self.client.get(res, name=r["name"], namespace=r.get("namespace") or None).to_dict()
+        except self.exceptions.NotFoundError:
+            return None
+
+    def apply(self, obj: dict, manager: str, force: bool, dry_run: bool) -> dict:
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        kwargs = {"field_manager": manager, "force_conflicts": force}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        return self.client.server_side_apply(res, body=obj, name=meta.get("name"),
+                                             namespace=meta.get("namespace") if res.namespaced else None,
+                                             **kwargs).to_dict()
+
+    def delete(self, r: dict) -> None:
+        res = self.resource(r["apiVersion"], r["kind"])
+        with contextlib.suppress(self.exceptions.NotFoundError):
+            self.client.delete(res, name=r["name"], namespace=r.get("namespace") or None,
+                               propagation_policy="Background")
+
+
+def load(item: dict) -> dict:
+    with open(item["file"]) as f:
+        obj = yaml.safe_load(f)
+    if not isinstance(obj, dict) or "kind" not in obj:
+        raise ApplyError(f"{item['file']} does not hold one Kubernetes object")
+    return obj
+
+
+def message(error: Exception) -> str:
+    body = getattr(error, "body", None)
+    if body:
+        try:
+            return json.loads(body).get("message") or str(body)
+        except (TypeError, ValueError):
+            return str(body)
+    return str(error)
+
+
+def wait_for(what: str, problem, timeout: float, waited: list) -> None:
+    """Poll `problem()` (a reason, or None when done) until done; fail naming the last reason."""
+    started = time.monotonic()
+    while (reason := problem()) is not None:
+        if time.monotonic() - started > timeout:
+            raise ApplyError(f"timed out after {timeout:g} s waiting for {what}: {reason}")
+        time.sleep(POLL)
+    waited.append({"what": what, "seconds": round(time.monotonic() - started, 1)})
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
+    """The module's work; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
+    del diff
+    try:
+        return apply_component(params, check_mode, cluster or Cluster(params.get("kubeconfig"), params.get("context")))
+    except ApplyError as e:
+        return {"failed": True, "msg": str(e), "changed": False}
+    except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
+        where = params.get("kubeconfig") or "the default kubeconfig"
+        return {"failed": True, "changed": False,
+                "msg": f"{params['component']}: the cluster of {where} did not answer as expected: {message(e)}"}
+
+
+def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
+    component = params["component"]
+    objects = [(item, load(item)) for item in params["objects"]]
+    base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
+    current = [plan_apply.ref(obj) for _, obj in objects]
+    record_ref = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": plan_apply.RECORD_NAMESPACE,
+                  "name": plan_apply.record_name(component)}
+    recorded = plan_apply.read_record(cluster.get(record_ref))
+    result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
+    manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
+
+    def apply_all(pairs, retry_webhooks: bool) -> None:
+        for _, obj in pairs:
+            r = plan_apply.ref(obj)
+            before = cluster.get(r)
+            started = time.monotonic()
+            while True:
+                try:
+                    after = cluster.apply(obj, manager, force, check_mode)
+                    break
+                except cluster.exceptions.ResourceNotFoundError:
+                    if check_mode:                       # its CRD is created by this same (dry) run
+                        after = None
+                        break
+                    raise
+                except cluster.exceptions.DynamicApiError as e:
+                    text = message(e)
+                    if retry_webhooks and plan_apply.is_webhook_not_ready(text) and \
+                            time.monotonic() - started < timeout:
+                        time.sleep(2 * POLL)
+                        continue
+                    raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
+            change = "created" if after is None else (
+                plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after))
+            if change == "unchanged":
+                result["unchanged"] += 1
+            else:
+                result[change].append(plan_apply.describe(r))
+
+    if not check_mode:                                   # what this run may leave behind, before it touches anything
+        cluster.apply(plan_apply.record_configmap(component, recorded + current), manager, force, False)
+    apply_all(base, retry_webhooks=False)
+    if not check_mode:
+        for _, obj in base:
+            r = plan_apply.ref(obj)
+            if obj["kind"] == "CustomResourceDefinition":
+                wait_for(f"CRD {r['name']} to be Established",
+                         lambda r=r: None if plan_apply.crd_established(cluster.get(r)) else "not Established",
+                         timeout, result["waited"])
+        for _, obj in base:
+            r = plan_apply.ref(obj)
+            if obj["kind"] in plan_apply.ROLLOUT_KINDS:
+                wait_for(f"{plan_apply.describe(r)} to roll out",
+                         lambda r=r: plan_apply.rollout_problem(cluster.get(r)), timeout, result["waited"])
+    apply_all(custom, retry_webhooks=True)
+    if params["prune"] and not check_mode:
+        for r in plan_apply.to_prune(recorded, current):
+            live = cluster.get(r)
+            if live is None:
+                continue
+            if plan_apply.owned_by_us(live, component):
+                cluster.delete(r)
+                result["deleted"].append(plan_apply.describe(r))
+            else:
+                result["kept"].append(plan_apply.describe(r))
+    if not check_mode:
+        cluster.apply(plan_apply.record_configmap(component, current), manager, force, False)
+    result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params, check_mode=module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""onprem.k8snet.k8s_apply against a fake API server: phases, waits, change detection, the in-cluster record."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+from ansible_collections.onprem.k8snet.plugins.module_utils import apply, kube
+from ansible_collections.onprem.k8snet.plugins.modules import k8s_apply
+
+
+class ResourceNotFoundError(Exception):
+    pass
+
+
+class DynamicApiError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.body = json.dumps({"message": msg})
+
+
+class Exceptions:
+    ResourceNotFoundError = ResourceNotFoundError
+    DynamicApiError = DynamicApiError
+    NotFoundError = KeyError
+
+
+class FakeCluster:
+    """Objects by key; resourceVersion moves only when the applied content differs; controllers roll out on read."""
+
+    def __init__(self, webhook_failures: int = 0, fail_on: str | None = None):
+        self.exceptions = Exceptions
+        self.store: dict[tuple, dict] = {}
+        self.version = 0
+        self.calls: list[str] = []
+        self.webhook_failures = webhook_failures
+        self.fail_on = fail_on
+
+    def get(self, r):
+        obj = self.store.get(apply.ref_key(r))
+        if obj and obj["kind"] in apply.ROLLOUT_KINDS:         # the controller catches up on the next read
+            obj["status"] = {"observedGeneration": obj["metadata"]["generation"], "replicas": 1,
+                             "updatedReplicas": 1, "availableReplicas": 1, "readyReplicas": 1}
+        if obj and obj["kind"] == "CustomResourceDefinition":
+            obj["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
+        return copy.deepcopy(obj)
+
+    def apply(self, obj, manager, force, dry_run):
+        r = apply.ref(obj)
+        if self.fail_on and r["name"] == self.fail_on:
+            raise DynamicApiError(f"admission refused {r['name']}")
+        if obj["kind"] == "IPAddressPool" and self.webhook_failures:
+            self.webhook_failures -= 1
+            raise DynamicApiError('Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook"')
+        key = apply.ref_key(r)
+        old = self.store.get(key)
+        new = copy.deepcopy(obj)
+        meta = new.setdefault("metadata", {})
+        if old and apply.strip_server_fields(old) == apply.strip_server_fields(new):
+            return copy.deepcopy(old)
+        self.version += 1
+        meta["resourceVersion"] = str(self.version)
+        meta["generation"] = (old["metadata"]["generation"] + 1) if old else 1
+        if dry_run:
+            return new
+        self.calls.append(f"apply {apply.describe(r)}")
+        self.store[key] = new
+        return copy.deepcopy(new)
+
+    def delete(self, r):
+        self.calls.append(f"delete {apply.describe(r)}")
+        self.store.pop(apply.ref_key(r), None)
+
+
+def obj(kind, name, *, namespace="demo", api="v1", component="metallb", labelled=True, **extra):
+    o = {"apiVersion": api, "kind": kind, "metadata": {"name": name}, **extra}
+    if namespace:
+        o["metadata"]["namespace"] = namespace
+    return kube.add_managed_label(o, component) if labelled else o
+
+
+BASE = [obj("Namespace", "demo", namespace=None),
+        obj("CustomResourceDefinition", "ipaddresspools.metallb.io", namespace=None, api="apiextensions.k8s.io/v1"),
+        obj("Deployment", "controller", api="apps/v1", spec={"replicas": 1}),
+        obj("DaemonSet", "speaker", api="apps/v1")]
+POOL = obj("IPAddressPool", "lab", api="metallb.io/v1beta1", spec={"addresses": ["192.168.56.240/29"]})
+
+
+def items(tmp_path, objects):
+    out = []
+    for i, o in enumerate(objects):
+        path = tmp_path / f"{i:02d}.yaml"
+        path.write_text(yaml.safe_dump(o))
+        out.append({"file": str(path), "custom": o["kind"] == "IPAddressPool"})
+    return out
+
+
+def params(tmp_path, objects, **more):
+    return {"component": "metallb", "objects": items(tmp_path, objects), "kubeconfig": None, "context": None,
+            "wait_timeout": 5, "prune": True, "field_manager": "k8snet", "force_conflicts": True, **more}
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch):
+    monkeypatch.setattr(k8s_apply, "POLL", 0.001)
+
+
+def test_custom_resources_go_last_after_every_controller(tmp_path):
+    cluster = FakeCluster(webhook_failures=2)
+    original_get = cluster.get
+
+    def get(r):
+        if r["kind"] == "DaemonSet" and apply.ref_key(r) in cluster.store:
+            live = copy.deepcopy(cluster.store[apply.ref_key(r)])
+            live["status"] = {"observedGeneration": 1, "desiredNumberScheduled": 3,
+                              "updatedNumberScheduled": 3, "numberAvailable": 3}
+            return live
+        return original_get(r)
+    cluster.get = get
+    result = k8s_apply.run(params(tmp_path, [*BASE, POOL]), cluster=cluster)
+    assert not result.get("failed"), result
+    applied = [c for c in cluster.calls if not c.endswith("k8snet-applied-metallb")]
+    assert applied[-1] == "apply IPAddressPool demo/lab" and len(applied) == 5
+    assert [w["what"] for w in result["waited"]] == [
+        "CRD ipaddresspools.metallb.io to be Established", "Deployment demo/controller to roll out",
+        "DaemonSet demo/speaker to roll out"]
+    assert result["created"] == [apply.describe(apply.ref(o)) for o in [*BASE, POOL]]
+    assert result["changed"] is True
+
+
+def test_a_second_run_changes_nothing(tmp_path):
+    cluster = FakeCluster()
+    objects = [BASE[0], BASE[2], POOL]
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    versions = {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()}
+    again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert (again["created"], again["updated"], again["deleted"], again["changed"]) == ([], [], [], False)
+    assert again["unchanged"] == 3
+    assert {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()} == versions
+
+
+def test_a_changed_field_is_an_update(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0], POOL]), cluster=cluster)
+    bigger = copy.deepcopy(POOL)
+    bigger["spec"]["addresses"] = ["192.168.56.240/28"]
+    result = k8s_apply.run(params(tmp_path, [BASE[0], bigger]), cluster=cluster)
+    assert result["updated"] == ["IPAddressPool demo/lab"] and result["unchanged"] == 1
+
+
+def test_what_this_run_stopped_rendering_is_deleted_and_foreign_objects_are_kept(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0], POOL]), cluster=cluster)
+    # someone else's object of the same name replaced ours meanwhile (no project labels)
+    other = obj("ConfigMap", "theirs")
+    k8s_apply.run(params(tmp_path, [BASE[0], POOL, other]), cluster=cluster)
+    cluster.store[apply.ref_key(apply.ref(other))]["metadata"]["labels"] = {"owner": "helm"}
+    result = k8s_apply.run(params(tmp_path, [BASE[0]]), cluster=cluster)
+    assert result["deleted"] == ["IPAddressPool demo/lab"]
+    assert result["kept"] == ["ConfigMap demo/theirs"]
+    record = apply.read_record(cluster.get({"apiVersion": "v1", "kind": "ConfigMap", "namespace": "kube-system",
+                                            "name": "k8snet-applied-metallb"}))
+    assert record == [apply.ref(BASE[0])]
+
+
+def test_a_run_that_fails_half_way_still_owes_its_removals(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0], POOL]), cluster=cluster)
+    new_cm = obj("ConfigMap", "half")
+    failed = k8s_apply.run(params(tmp_path, [BASE[0], new_cm, obj("ConfigMap", "boom")]),
+                           cluster=FakeClusterView(cluster, fail_on="boom"))
+    assert failed["failed"] and "ConfigMap demo/boom" in failed["msg"] and "admission refused" in failed["msg"]
+    # the next run (say, from another controller) renders only the namespace: both the pool the failed
+    # run did not get to delete and the ConfigMap it created go
+    result = k8s_apply.run(params(tmp_path, [BASE[0]]), cluster=cluster)
+    assert sorted(result["deleted"]) == ["ConfigMap demo/half", "IPAddressPool demo/lab"]
+
+
+class FakeClusterView(FakeCluster):
+    """The same store, with one object the API refuses."""
+
+    def __init__(self, base: FakeCluster, fail_on: str):
+        self.__dict__.update(base.__dict__)
+        self.fail_on = fail_on
+
+
+def test_check_mode_writes_nothing_and_says_what_it_would_do(tmp_path):
+    cluster = FakeCluster()
+    result = k8s_apply.run(params(tmp_path, [BASE[0], POOL]), check_mode=True, cluster=cluster)
+    assert result["created"] == ["Namespace demo", "IPAddressPool demo/lab"] and cluster.store == {}
+    k8s_apply.run(params(tmp_path, [BASE[0], POOL]), cluster=cluster)
+    stored = copy.deepcopy(cluster.store)
+    result = k8s_apply.run(params(tmp_path, [BASE[0]]), check_mode=True, cluster=cluster)
+    assert result["deleted"] == [] and cluster.store == stored        # no deletion in check mode
+
+
+def test_a_webhook_that_never_answers_fails_naming_the_object(tmp_path):
+    result = k8s_apply.run(params(tmp_path, [BASE[0], POOL], wait_timeout=0), cluster=FakeCluster(webhook_failures=99))
+    assert result["failed"] and "IPAddressPool demo/lab" in result["msg"] and "failed calling webhook" in result["msg"]
+
+
+def test_an_unreachable_cluster_is_a_message_not_a_traceback(tmp_path):
+    result = k8s_apply.run(params(tmp_path, [BASE[0]], kubeconfig=str(tmp_path / "missing.conf")))
+    assert result["failed"] and "k8s_kubeconfig" in result["msg"] and "missing.conf" in result["msg"]
+
+
+@pytest.mark.parametrize(("live", "problem"), [
+    (None, "not found"),
+    ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
+      "status": {"observedGeneration": 1, "updatedReplicas": 1, "availableReplicas": 1}},
+     "controller has not seen generation 2 yet (observed 1)"),
+    ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2},
+      "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 1}},
+     "2/2 replicas updated, 1/2 available"),
+    ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2},
+      "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}}, None),
+    ({"kind": "DaemonSet", "metadata": {"generation": 1}, "status": {"observedGeneration": 1,
+      "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2}},
+     "3/3 pods updated, 2/3 available"),
+    ({"kind": "DaemonSet", "metadata": {"generation": 1}, "status": {"observedGeneration": 1,
+      "desiredNumberScheduled": 0}}, "no node to schedule on yet (0 desired)"),
+])
+def test_rollout_is_counted_from_the_current_generation(live, problem):
+    assert apply.rollout_problem(live) == problem
+
+
+def test_prune_order_deletes_custom_resources_before_crds_and_namespaces_last():
+    refs = [apply.ref(o) for o in (BASE[0], BASE[1], POOL)]
+    assert [r["kind"] for r in apply.to_prune(refs, [])] == ["IPAddressPool", "CustomResourceDefinition",
+                                                             "Namespace"]
