@@ -34,6 +34,12 @@ ROLE_OPTIONS = {
         "type": "list", "elements": "str", "default": ["br_netfilter", "vxlan", "overlay", "wireguard"],
         "description": ["Kernel features whose presence node_facts reports."],
     },
+    "network_plan_kubeconfig_cache": {
+        "type": "path",
+        "description": ["api mode without k8s_kubeconfig: where the first control-plane node's "
+                        "/etc/kubernetes/admin.conf is copied on the controller (default "
+                        "~/.cache/k8snet/<inventory>/admin.conf)."],
+    },
 }
 
 

@@ -49,7 +49,8 @@ CONTRACT: dict[str, Var] = _vars(
         "Where `render` writes; relative paths are taken from the directory ansible-playbook runs in.",
         default_doc="`./rendered/<inventory name>`"),
     Var("k8s_kubeconfig", None,
-        "Kubeconfig on the controller for `api` mode.",
+        "Kubeconfig on the controller for `api` mode. Unset: `/etc/kubernetes/admin.conf` of the first "
+        "`kube_control_plane` host (kubeadm's), copied to `~/.cache/k8snet/<inventory>/admin.conf`.",
         default_doc="fetched from the first control-plane node"),
     Var("k8s_version", "1.35",
         "Kubernetes minor version of the cluster; objects are validated against its OpenAPI schema."),

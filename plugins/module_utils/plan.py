@@ -81,6 +81,8 @@ class PlanBuilder:
         self.unknown: dict = inputs.get("unknown_variables") or {}
         self.inventory_name: str = inputs.get("inventory_name") or "default"
         self.base_dir: str = inputs.get("base_dir") or "."
+        # api mode without k8s_kubeconfig: the admin kubeconfig the network_plan role fetched
+        self.fetched_kubeconfig: str | None = inputs.get("fetched_kubeconfig") or None
         self.problems = Problems()
         self.s: dict = {}
 
@@ -744,7 +746,7 @@ class PlanBuilder:
                 "apply": s["k8s_apply"],
                 "render_dir": render_dir,
                 "report_dir": report_dir,
-                "kubeconfig": s["k8s_kubeconfig"],
+                "kubeconfig": s["k8s_kubeconfig"] or (self.fetched_kubeconfig if s["k8s_apply"] == "api" else None),
                 "kube_version": str(s["k8s_version"]),
                 "allow_disruptive": bool(s["k8s_allow_disruptive"]),
                 "upstream_mirror": s["upstream_mirror"],

@@ -22,7 +22,8 @@ options:
   inputs:
     description:
       - What the P(onprem.k8snet.plan_inputs#filter) filter collects, C({hosts, unknown_variables}),
-        optionally with C(inventory_name) and C(base_dir) (where a relative C(k8s_render_dir) starts).
+        optionally with C(inventory_name), C(base_dir) (where a relative C(k8s_render_dir) starts) and
+        C(fetched_kubeconfig) (api mode, used when C(k8s_kubeconfig) is unset).
     type: dict
     required: true
   fail_on_error:
