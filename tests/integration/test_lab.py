@@ -44,10 +44,11 @@ def root_links() -> list[dict]:
     return json.loads(host("ip", "-j", "link", "show"))
 
 
-def test_committed_inventory_is_the_default_lab_inventory():
+@pytest.mark.parametrize("inventory", ["lab", "lab-cluster"])
+def test_committed_inventory_is_the_default_lab_inventory(inventory):
     printed = lab_tool("inventory").stdout
-    assert (REPO / "inventory/lab/hosts.yml").read_text() == printed, \
-        "regenerate it: tools/lab.py inventory > inventory/lab/hosts.yml"
+    assert (REPO / f"inventory/{inventory}/hosts.yml").read_text() == printed, \
+        f"regenerate it: tools/lab.py inventory > inventory/{inventory}/hosts.yml"
 
 
 def test_run_playbook_reports_failed_task_messages(run_playbook):

@@ -104,7 +104,7 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
                 cfg = state["nodes"][node]
                 cfg["nspawn_args"] = cluster.nspawn_args(node, cfg, build_dirs["kubernetes"])
         start_supervisor(node)
-    write_inventory(layout, count)
+    write_inventory(layout, count, cluster=bool(cluster_pins))
     with ThreadPoolExecutor(max_workers=count) as pool:
         ready = pool.map(lambda n: wait_ready(n, timeout), plan["nodes"])
         statuses = dict(zip(plan["nodes"], ready, strict=True))
@@ -126,13 +126,15 @@ def save_logs() -> Path:
     return dest
 
 
-def write_inventory(layout: str, count: int) -> None:
+def write_inventory(layout: str, count: int, cluster: bool = False) -> None:
+    """The lab's inventory; its group_vars are inventory/lab's (render mode) or, for a cluster lab,
+    inventory/lab-cluster's (api mode)."""
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     (INVENTORY_DIR / "hosts.yml").write_text(inventory_yaml(layout, count))
     link = INVENTORY_DIR / "group_vars"
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(REPO / "inventory/lab/group_vars")
+    link.symlink_to(REPO / ("inventory/lab-cluster/group_vars" if cluster else "inventory/lab/group_vars"))
 
 
 def leftovers(state: dict | None = None) -> list[str]:
