@@ -389,3 +389,38 @@ def crds_of(objects: list[dict]) -> list[dict]:
 def validate_objects(objects: list[dict], kube_version: str, extra_crds: list[dict] = ()) -> list[SchemaProblem]:
     """Every schema problem of ``objects`` (custom kinds from the CRDs among them plus ``extra_crds``)."""
     return Validator(kube_version, [*crds_of(objects), *extra_crds]).validate(objects)
+
+
+# ------------------------------------------------------------------ Nodes
+
+
+def node_addresses(node: dict) -> list[str]:
+    """A live Node's InternalIP addresses (the node IPs kubelet registered)."""
+    return [a["address"] for a in (node.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"]
+
+
+def node_names(plan_nodes: dict, live_nodes: list[dict]) -> tuple[dict[str, str], list[str]]:
+    """Inventory host -> Node name, matched by address: inventory names need not be Node names.
+
+    A host matches the Node whose InternalIP is its inventory address or its chosen NIC's address.
+    Returns (the matches, the problems: a host without a Node, or two hosts on one Node).
+    """
+    by_ip = {ip: n["metadata"]["name"] for n in live_nodes for ip in node_addresses(n)}
+    found, problems = {}, []
+    for host, node in plan_nodes.items():
+        ips = [ip for ip in (node.get("address"), (node.get("iface") or {}).get("ipv4"),
+                             (node.get("iface") or {}).get("ipv6")) if ip]
+        name = next((by_ip[ip] for ip in ips if ip in by_ip), None)
+        if name is None:
+            known = ", ".join(f"{n['metadata']['name']} ({'/'.join(node_addresses(n)) or 'no InternalIP'})"
+                              for n in live_nodes) or "none"
+            problems.append(f"{host}: no Node of the cluster has the InternalIP {' or '.join(ips)} "
+                            f"(the cluster's Nodes: {known}); is this the inventory of that cluster, and is "
+                            f"kubelet's --node-ip the host's address?")
+            continue
+        found[host] = name
+    for name in sorted(set(found.values())):
+        hosts = sorted(h for h, n in found.items() if n == name)
+        if len(hosts) > 1:
+            problems.append(f"{', '.join(hosts)}: all match the Node {name}; each host must be a Node of its own")
+    return found, problems

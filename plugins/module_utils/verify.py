@@ -7,6 +7,8 @@ live cluster say so.
 
 from __future__ import annotations
 
+import json
+
 PASS, FAIL, NEEDS_CLUSTER = "PASS", "FAIL", "NEEDS CLUSTER"
 KINDS = ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service")
 
@@ -56,30 +58,50 @@ def _pod_to_pod(plan: dict, pairs: list, passed: list, probe_scope: str | None) 
     return f"host side: not probed in this run (backend {plan['flannel']['backend']})"
 
 
-def _exec(what: str, result: dict | None) -> dict:
-    result = result or {}
-    detail = (result.get("stdout") or result.get("msg") or "").strip()
-    return {"what": what, "ok": result.get("rc") == 0, "detail": detail}
+def _check(result: dict) -> dict:
+    """One raw check (a k8s_exec or command result whose ``item`` says what it expects) judged."""
+    item = result.get("item") or {}
+    out = (result.get("stdout") or "").strip()
+    expect = str(item.get("expect", ""))
+    matched = out == expect if item.get("exact") else expect in out
+    ok = result.get("rc") == 0 and matched
+    if ok:
+        detail = out.splitlines()[0][:60] if out else ""
+    else:
+        said = (result.get("stderr") or result.get("msg") or out or "no answer").strip().splitlines()
+        detail = f"expected {expect!r}, got {said[0][:100] if said else 'nothing'!r}"
+    return {"kind": item.get("kind"), "what": item.get("what", "?"), "ok": ok, "detail": detail}
 
 
-def _http(what: str, result: dict | None) -> dict:
-    result = result or {}
-    status = result.get("status")
-    return {"what": f"{what} {result.get('url', '')}".strip(), "ok": status == 200,
-            "detail": f"HTTP {status}" if status and status > 0 else (result.get("msg") or "no answer")}
+def _arp_owner(live: dict) -> list[dict]:
+    """The node that answered ARP for each LoadBalancer address: MetalLB's ServiceL2Status, the client's entry."""
+    rows = []
+    announced = {}
+    for status in live.get("l2_status") or []:
+        svc = (status.get("status") or {}).get("serviceName")
+        announced[svc] = (status.get("status") or {}).get("node")
+    for result in live.get("arp") or []:
+        address = (result.get("item") or {}).get("item", {}).get("arp")
+        try:
+            entries = json.loads(result.get("stdout") or "[]")
+        except ValueError:
+            entries = []
+        mac = next((e.get("lladdr") for e in entries if e.get("lladdr")), None)
+        node = announced.get("verify-lb")
+        rows.append({"kind": "external-to-service", "what": f"ARP for {address}", "ok": bool(mac and node),
+                     "detail": f"answered by {node} (MetalLB ServiceL2Status), client's neighbour entry {mac}"
+                     if mac and node else f"no neighbour entry or no ServiceL2Status (mac {mac}, node {node})"})
+    return rows
 
 
 def live_checks(live: dict) -> dict:
-    """The raw results of the api-mode checks (k8s_exec and uri) as {kind: [{what, ok, detail}]}."""
-    external = [_http("NodePort", r) for r in live.get("nodeports") or []]
-    if live.get("loadbalancer") is not None:
-        external.append(_http("LoadBalancer", live["loadbalancer"]))
-    if live.get("ingress") is not None:
-        external.append(_http("Ingress", live["ingress"]))
-    return {"intra-pod": [_exec("verify-a client -> web over 127.0.0.1", live.get("intra"))],
-            "pod-to-pod": [_exec("verify-a -> verify-b on another node", live.get("pod"))],
-            "pod-to-service": [_exec("verify-a -> Service verify-svc by name", live.get("service"))],
-            "external-to-service": external}
+    """The raw results of the api-mode checks as {kind: [{what, ok, detail}]}."""
+    checks: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    for result in [*(live.get("pod") or []), *(live.get("external") or [])]:
+        check = _check(result)
+        checks.setdefault(check["kind"], []).append(check)
+    checks["external-to-service"].extend(_arp_owner(live))
+    return checks
 
 
 def live_rows(live: dict) -> list[dict]:

@@ -189,3 +189,27 @@ def test_validating_a_hundred_objects_is_fast():
     kube.validate_objects(copy.deepcopy(objects), "1.34")
     elapsed = time.perf_counter() - start
     assert elapsed < 2.0, f"{len(objects)} objects took {elapsed:.2f}s"
+
+
+def live_node(name, *ips):
+    return {"metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": ip} for ip in ips]
+                                                   + [{"type": "Hostname", "address": name}]}}
+
+
+def test_hosts_are_matched_to_nodes_by_address_not_by_name():
+    plan_nodes = {"worker-a": {"address": "192.168.56.11", "iface": {"ipv4": "192.168.56.11"}},
+                  "worker-b": {"address": "10.0.0.5", "iface": {"ipv4": "192.168.56.12"}}}
+    found, problems = kube.node_names(plan_nodes, [live_node("node1", "192.168.56.11"),
+                                                   live_node("node2", "192.168.56.12")])
+    assert found == {"worker-a": "node1", "worker-b": "node2"} and problems == []
+
+
+def test_a_host_without_a_node_and_two_hosts_on_one_node_are_named():
+    plan_nodes = {"a": {"address": "192.168.56.11", "iface": {"ipv4": "192.168.56.11"}},
+                  "b": {"address": "192.168.56.11", "iface": {"ipv4": "192.168.56.11"}},
+                  "c": {"address": "192.168.56.13", "iface": {"ipv4": "192.168.56.13"}}}
+    found, problems = kube.node_names(plan_nodes, [live_node("node1", "192.168.56.11"), live_node("nat", "10.0.2.15")])
+    assert found == {"a": "node1", "b": "node1"}
+    assert problems[0].startswith("c: no Node of the cluster has the InternalIP 192.168.56.13 or 192.168.56.13")
+    assert "node1 (192.168.56.11), nat (10.0.2.15)" in problems[0]
+    assert problems[1] == "a, b: all match the Node node1; each host must be a Node of its own"

@@ -187,3 +187,9 @@ def test_files_layer_is_reproducible_and_executable(tmp_path):
     assert members["speaker"].mode == 0o755 and members["tmp"].mode == 0o1777
     assert {"etc/passwd", "etc/group", "etc/nsswitch.conf"} <= set(members)
     assert all(m.mtime == 0 and m.uid == 0 for m in members.values())
+
+
+def test_verifys_test_image_is_the_agnhost_the_lab_builds():
+    defaults = yaml.safe_load((REPO / "roles/verify/defaults/main.yml").read_text())
+    assert defaults["verify_image"] == f"registry.k8s.io/e2e-test-images/agnhost:{pins.AGNHOST}"
+    assert defaults["verify_image"] in {image.reference for image in pins.pins().images}

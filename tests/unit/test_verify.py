@@ -47,16 +47,54 @@ def test_render_mode_says_which_pairs_this_run_probed_when_it_probed_fewer_than_
     assert rows["pod-to-pod"]["evidence"] == "host side: 1/1 node pairs passed VXLAN pings at the pod MTU"
 
 
+def pod_check(kind, what, stdout, *, rc=0, expect="verify-", exact=False, stderr=""):
+    return {"item": {"kind": kind, "what": what, "expect": expect, "exact": exact}, "rc": rc, "stdout": stdout,
+            "stderr": stderr}
+
+
+def ext_check(what, stdout, *, rc=0, **item):
+    return {"item": {"kind": "external-to-service", "what": what, "expect": "200 verify-", **item}, "rc": rc,
+            "stdout": stdout, "stderr": "" if rc == 0 else "no answer: [Errno 111] Connection refused"}
+
+
+LIVE = {
+    "pod": [pod_check("intra-pod", "verify-a client -> web over 127.0.0.1 (HTTP)", "verify-a\n", expect="verify-a"),
+            pod_check("pod-to-pod", "verify-a -> verify-b HTTP", "verify-b", expect="verify-b"),
+            pod_check("pod-to-pod", "verify-a -> verify-b UDP, a 1450-byte datagram", "1417\n", expect="1417",
+                      exact=True),
+            pod_check("pod-to-service", "CoreDNS answers verify-svc over UDP", "", rc=9,
+                      expect="10.96.0.10", exact=True, stderr=";; connection timed out; no servers could be reached")],
+    "external": [ext_check("NodePort 192.168.56.11:31234 (node1)", "200 verify-b"),
+                 ext_check("NodePort 192.168.56.12:31234 (node2)", "", rc=1),
+                 ext_check("LoadBalancer 192.168.56.240:8080 (MetalLB)", "200 verify-a", arp="192.168.56.240")],
+    "arp": [{"item": {"item": {"arp": "192.168.56.240"}}, "rc": 0,
+             "stdout": '[{"dst":"192.168.56.240","dev":"eth0","lladdr":"02:6b:38:02:01:00","state":["REACHABLE"]}]'}],
+    "l2_status": [{"status": {"serviceName": "verify-lb", "node": "node2"}}],
+}
+
+
 def test_live_checks_pass_and_fail_with_evidence():
-    live = {"intra": {"rc": 0, "stdout": "verify-a\n"}, "pod": {"rc": 0, "stdout": "verify-b"},
-            "service": {"rc": 1, "stdout": "", "msg": "wget: download timed out"},
-            "nodeports": [{"status": 200, "url": "http://192.168.56.11:31234/"},
-                          {"status": -1, "url": "http://192.168.56.12:31234/", "msg": "Connection refused"}],
-            "loadbalancer": {"status": 200, "url": "http://192.168.56.240:8080/"}, "ingress": None}
-    rows = by_kind(verify.live_rows(live))
+    rows = by_kind(verify.live_rows(LIVE))
     assert rows["intra-pod"]["status"] == verify.PASS and "(verify-a)" in rows["intra-pod"]["evidence"]
-    assert rows["pod-to-service"]["status"] == verify.FAIL and "timed out" in rows["pod-to-service"]["evidence"]
+    assert rows["pod-to-pod"]["status"] == verify.PASS and "UDP, a 1450-byte datagram: ok (1417)" in \
+        rows["pod-to-pod"]["evidence"]
+    assert rows["pod-to-service"]["status"] == verify.FAIL
+    assert "expected '10.96.0.10', got ';; connection timed out" in rows["pod-to-service"]["evidence"]
     ext = rows["external-to-service"]
     assert ext["status"] == verify.FAIL
-    assert "NodePort http://192.168.56.12:31234/: FAILED (Connection refused)" in ext["evidence"]
-    assert "LoadBalancer http://192.168.56.240:8080/: ok (HTTP 200)" in ext["evidence"]
+    assert "NodePort 192.168.56.12:31234 (node2): FAILED (expected '200 verify-', got 'no answer:" in ext["evidence"]
+    assert "LoadBalancer 192.168.56.240:8080 (MetalLB): ok (200 verify-a)" in ext["evidence"]
+    assert "ARP for 192.168.56.240: ok (answered by node2 (MetalLB ServiceL2Status), client's neighbour entry " \
+           "02:6b:38:02:01:00)" in ext["evidence"]
+
+
+def test_an_exact_answer_must_be_exact():
+    short = by_kind(verify.live_rows({"pod": [pod_check("pod-to-pod", "UDP full size", "141\n", expect="1417",
+                                                          exact=True)]}))
+    assert short["pod-to-pod"]["status"] == verify.FAIL
+    assert "expected '1417', got '141'" in short["pod-to-pod"]["evidence"]
+
+
+def test_a_kind_without_checks_fails():
+    rows = by_kind(verify.live_rows({"pod": [], "external": []}))
+    assert all(r["status"] == verify.FAIL and r["evidence"] == "not checked" for r in rows.values())

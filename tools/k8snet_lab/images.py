@@ -31,12 +31,14 @@ PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL = "k8snet.lab.key"
 
 # What the network components need from a distribution: kube-proxy and flanneld drive
-# iptables (nft backend, as on the nodes) and nftables, flannel's init container copies files.
+# iptables (nft backend, as on the nodes) and nftables, flannel's init container copies files;
+# agnhost's own image adds the tools e2e tests run in it (curl, dig, nc, iperf, socat).
 IMAGE_BASE = {
     "suite": "bookworm",
     "variant": "minbase",
     "mirror": "http://deb.debian.org/debian",
-    "packages": ["ca-certificates", "conntrack", "iproute2", "iptables", "nftables"],
+    "packages": ["ca-certificates", "conntrack", "curl", "dnsutils", "iperf", "iproute2", "iptables",
+                 "netcat-openbsd", "nftables", "socat"],
 }
 SKELETON = {
     "etc/passwd": "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
@@ -119,8 +121,8 @@ def sources(image: Image, build_dirs: dict[str, Path]) -> dict[str, Path]:
 def image_key(image: Image, build_dirs: dict[str, Path]) -> str:
     files = {dest: src.parent.name + "/" + src.name for dest, src in sources(image, build_dirs).items()}
     base = key_of(IMAGE_BASE) if image.base == "debian" else None
-    return key_of({"image": image.reference, "files": files, "entrypoint": image.entrypoint, "base": base,
-                   "recipe": RECIPE})
+    return key_of({"image": image.reference, "files": files, "entrypoint": image.entrypoint, "cmd": image.cmd,
+                   "base": base, "recipe": RECIPE})
 
 
 def crane(crane_bin: Path, *args: str, check: bool = True, timeout: float = 600):
@@ -170,6 +172,8 @@ def build_image(crane_bin: Path, image: Image, ref: str, key: str, build_dirs: d
         mutate = ["mutate", ref, "-t", ref, "--env", PATH_ENV, "--set-platform", "linux/amd64"]
         if image.entrypoint:
             mutate += ["--entrypoint", ",".join(image.entrypoint)]
+        if image.cmd:
+            mutate += ["--cmd", ",".join(image.cmd)]
         for name, value in labels.items():
             mutate += ["--label", f"{name}={value}"]
         crane(crane_bin, *mutate)

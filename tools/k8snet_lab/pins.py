@@ -82,6 +82,7 @@ class Image:
     reference: str                               # e.g. ghcr.io/flannel-io/flannel:v0.28.9
     files: dict[str, str]                        # path in the image -> "build:binary" or "tool:path on the host"
     entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
     base: str = "scratch"                        # scratch | debian (the tools rootfs of images.py)
     source: str = ""                             # what it is built from, as a label
     note: str = ""
@@ -164,6 +165,6 @@ def pins(minor: str | None = None) -> Pins:
         Image("quay.io/metallb/speaker:v0.16.1", {"/speaker": "metallb:speaker"}, ("/speaker",),
               source="go.universe.tf/metallb@v0.16.1"),
         Image(f"registry.k8s.io/e2e-test-images/agnhost:{AGNHOST}", {"/agnhost": "agnhost:agnhost"}, ("/agnhost",),
-              base="debian", source=f"k8s.io/kubernetes@{newest} test/images/agnhost"),
+              cmd=("pause",), base="debian", source=f"k8s.io/kubernetes@{newest} test/images/agnhost"),
     ]
     return Pins(minor, {b.name: b for b in builds}, images)
