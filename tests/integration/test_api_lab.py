@@ -1,0 +1,127 @@
+"""api mode on the lab cluster: site.yml against a kubeadm cluster on day 0, as an operator runs it.
+
+- the negative control first: flannel's stock upstream manifest (no --iface) on the vagrant
+  layout takes the NAT NIC (flanneld publishes 10.0.2.15 for every node) and cross-node pod
+  traffic fails;
+- then site.yml on a fresh cluster: every Node Ready, flannel and MetalLB rolled out, flanneld on
+  each node publishing its lab-bridge address, and verify's four kinds of traffic PASS from real
+  requests; a second run changes nothing, not even an object's resourceVersion.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+
+from tests.integration.harness import REPO, lab_tool
+from tests.integration.renders import task_results
+
+sys.path.insert(0, str(REPO / "tools"))
+from k8snet_lab.pins import AGNHOST
+
+pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+
+FLANNEL_MANIFEST = "flannel/v0.28.9/Documentation/kube-flannel.yml"
+PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
+KINDS = ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service")
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(interval)
+
+
+def upstream_mirror():
+    from tests.unit.planfixtures import require_mirror
+    return require_mirror()
+
+
+def agnhost_pods(lab) -> str:
+    pods = []
+    for name, node in (("probe-a", "node1"), ("probe-b", lab.nodes[-1])):
+        pods.append(f"""apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: default, labels: {{app: probe}}}}
+spec:
+  nodeName: {node}
+  tolerations: [{{operator: Exists}}]
+  containers:
+    - name: web
+      image: registry.k8s.io/e2e-test-images/agnhost:{AGNHOST}
+      args: [netexec, --http-port=8080, --udp-port=-1]
+""")
+    return "---\n".join(pods)
+
+
+def cross_node_http(lab) -> tuple[int, str]:
+    """probe-a (node1) asks probe-b (the last node) for its hostname over the pod network."""
+    ip_b = lab.kube_json("get", "pod", "probe-b")["status"]["podIP"]
+    out = lab.kubectl("exec", "probe-a", "--", "curl", "-sS", "-m", "5", f"http://{ip_b}:8080/hostname",
+                      check=False, timeout=30)
+    return out.returncode, (out.stdout + out.stderr).strip()
+
+
+def published_ips(lab) -> dict[str, str]:
+    nodes = lab.kube_json("get", "nodes")["items"]
+    return {n["metadata"]["name"]: n["metadata"].get("annotations", {}).get(PUBLIC_IP) for n in nodes}
+
+
+def test_stock_flannel_takes_the_nat_nic_and_cross_node_pods_cannot_talk(lab_cluster):
+    """The negative control: without --iface flanneld takes eth0, 10.0.2.15 on every node."""
+    mirror = upstream_mirror()
+    lab = lab_cluster("vagrant")
+    lab.kubectl("apply", "-f", str(mirror / FLANNEL_MANIFEST))
+    wait_until(lambda: all(ip for ip in published_ips(lab).values()), 180, "flanneld to publish each node's address")
+    assert set(published_ips(lab).values()) == {"10.0.2.15"}, published_ips(lab)
+    lab.kubectl("apply", "-f", "-", data=agnhost_pods(lab))
+    lab.kubectl("wait", "--for=condition=Ready", "pod/probe-a", "pod/probe-b", "--timeout=180s", timeout=200)
+    rc, said = cross_node_http(lab)
+    assert rc != 0, f"cross-node pod traffic passed with flannel on the NAT NIC: {said}"
+    # the check itself works: the same request inside one node passes
+    ip_a = lab.kube_json("get", "pod", "probe-a")["status"]["podIP"]
+    same = lab.kubectl("exec", "probe-a", "--", "curl", "-sS", "-m", "5", f"http://{ip_a}:8080/hostname")
+    assert same.stdout.strip() == "probe-a"
+
+
+def live_objects(lab) -> dict[str, str]:
+    """resourceVersion of every object this project labelled, by kind/namespace/name."""
+    kinds = "daemonsets,deployments,services,configmaps,serviceaccounts,ipaddresspools.metallb.io," \
+            "l2advertisements.metallb.io,namespaces,clusterroles,clusterrolebindings,customresourcedefinitions"
+    items = lab.kube_json("get", kinds, "-A", "-l", "app.kubernetes.io/managed-by=k8snet")["items"]
+    return {f"{i['kind']}/{i['metadata'].get('namespace', '')}/{i['metadata']['name']}":
+            i["metadata"]["resourceVersion"] for i in items}
+
+
+def traffic_lines(result) -> list[str]:
+    shown = task_results(result, "Show the four kinds of traffic")
+    assert shown, "verify printed no table"
+    return next(iter(shown.values()))["msg"]
+
+
+def test_site_yml_in_api_mode_gives_the_cluster_working_networking(lab_cluster, run_playbook, tmp_path):
+    lab_tool("create", "--cluster", timeout=900)    # a fresh cluster (the negative control used the last one)
+    lab = lab_cluster("vagrant")
+    result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
+    assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
+    nodes = lab.kube_json("get", "nodes")["items"]
+    for node in nodes:
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", (node["metadata"]["name"], ready)
+    assert published_ips(lab) == {n: lab.addresses[n] for n in lab.nodes}      # flanneld's own word: eth1
+    lines = traffic_lines(result)
+    for kind in KINDS:
+        line = next(line for line in lines if line.startswith(kind))
+        assert " PASS " in line, line
+    before = live_objects(lab)
+    again = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
+    assert again.rc == 0, again.failed_messages()
+    assert again.changed_hosts() == [], json.dumps(again.stats)
+    assert live_objects(lab) == before
