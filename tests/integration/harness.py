@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def lab_tool(*args: str, check: bool = True, timeout: float = 600) -> subprocess
         raise LabCommandError(f"tools/lab.py {' '.join(args)} failed ({proc.returncode}):\n"
                               f"{proc.stdout}{proc.stderr}")
     return proc
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
+    """Poll `condition()` until it returns a true value (returned); fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(interval)
 
 
 def preflight_problem() -> str | None:

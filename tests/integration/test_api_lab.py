@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import pytest
 
-from tests.integration.harness import REPO, lab_tool
+from tests.integration.harness import REPO, lab_tool, wait_until
 from tests.integration.renders import task_results
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -27,16 +26,6 @@ pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 FLANNEL_MANIFEST = "flannel/v0.28.9/Documentation/kube-flannel.yml"
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
 KINDS = ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service")
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(interval)
 
 
 def upstream_mirror():

@@ -18,12 +18,11 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import REPO, lab_tool
+from tests.integration.harness import REPO, lab_tool, wait_until
 
 sys.path.insert(0, str(REPO / "tools"))
 from k8snet_lab.pins import AGNHOST
@@ -51,16 +50,6 @@ spec:
 """
 GET_HOSTNAME = ("import sys, urllib.request; "
                 "print(urllib.request.urlopen(f'http://{sys.argv[1]}:18080/hostname', timeout=5).read().decode())")
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(interval)
 
 
 def nodes_by_name(lab) -> dict[str, dict]:

@@ -200,6 +200,19 @@ def prepare_node_tree(node: str, pins: Pins) -> None:
 
 # ---------------------------------------------------------------- kubeadm
 
+def node_registration(node: str, address: str) -> str:
+    """kubeadm's nodeRegistration of a lab node (init and join): kubelet on the lab-bridge address."""
+    return f"""nodeRegistration:
+  name: {node}
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    - name: node-ip
+      value: {address}
+  # cgroup v1: kubeadm 1.35+ refuses it unless this check is skipped (and kubelet's failCgroupV1 is false)
+  ignorePreflightErrors: [SystemVerification]
+"""
+
+
 def kubeadm_init_config(pins: Pins, node: str, address: str, token: str, net: dict[str, str]) -> str:
     return f"""apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -209,15 +222,7 @@ bootstrapTokens:
 localAPIEndpoint:
   advertiseAddress: {address}
   bindPort: 6443
-nodeRegistration:
-  name: {node}
-  criSocket: unix:///run/containerd/containerd.sock
-  kubeletExtraArgs:
-    - name: node-ip
-      value: {address}
-  # cgroup v1: kubeadm 1.35+ refuses it unless this check is skipped (and kubelet's failCgroupV1 is false)
-  ignorePreflightErrors: [SystemVerification]
----
+{node_registration(node, address)}---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: {pins.kubernetes}
@@ -260,14 +265,7 @@ discovery:
     apiServerEndpoint: {endpoint}
     token: "{token}"
     caCertHashes: ["{ca_hash}"]
-nodeRegistration:
-  name: {node}
-  criSocket: unix:///run/containerd/containerd.sock
-  kubeletExtraArgs:
-    - name: node-ip
-      value: {address}
-  ignorePreflightErrors: [SystemVerification]
-"""
+{node_registration(node, address)}"""
 
 
 def in_node(node: str, script: str, timeout: float = 600, check: bool = True):
