@@ -14,13 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ansible_runner
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+from k8snet_lab.util import wait_for  # noqa: E402 (the lab's own poller: one place)
+
 LAB_TOOL = REPO / "tools/lab.py"
 CLIENT_NETNS = "k8snet-client"
 DEFAULT_LAYOUT, DEFAULT_NODES = "vagrant", 3
@@ -43,13 +45,7 @@ def lab_tool(*args: str, check: bool = True, timeout: float = 600) -> subprocess
 
 def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
     """Poll `condition()` until it returns a true value (returned); fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(interval)
+    return wait_for(condition, timeout, what, interval)
 
 
 def preflight_problem() -> str | None:
