@@ -46,7 +46,8 @@ def describe(r: dict) -> str:
 
 
 def record_name(component: str) -> str:
-    return f"{RECORD_PREFIX}{component}"
+    """kube-system/k8snet-applied-<add-on> (a DNS subdomain: exposed_services -> exposed-services)."""
+    return f"{RECORD_PREFIX}{component.replace('_', '-')}"
 
 
 def record_configmap(component: str, refs: list[dict]) -> dict:
