@@ -63,10 +63,18 @@ def published_ips(lab) -> dict[str, str]:
     return {n["metadata"]["name"]: n["metadata"].get("annotations", {}).get(PUBLIC_IP) for n in nodes}
 
 
-def test_stock_flannel_takes_the_nat_nic_and_cross_node_pods_cannot_talk(lab_cluster):
+@pytest.fixture
+def spent_cluster(lab_cluster):
+    """A cluster lab that the test changes beyond day 0: destroyed afterwards, so the next test using
+    `lab_cluster` gets a day-0 cluster again."""
+    yield lab_cluster
+    lab_tool("destroy", check=False)
+
+
+def test_stock_flannel_takes_the_nat_nic_and_cross_node_pods_cannot_talk(spent_cluster):
     """The negative control: without --iface flanneld takes eth0, 10.0.2.15 on every node."""
     mirror = upstream_mirror()
-    lab = lab_cluster("vagrant")
+    lab = spent_cluster("vagrant")
     lab.kubectl("apply", "-f", str(mirror / FLANNEL_MANIFEST))
     wait_until(lambda: all(ip for ip in published_ips(lab).values()), 180, "flanneld to publish each node's address")
     assert set(published_ips(lab).values()) == {"10.0.2.15"}, published_ips(lab)
@@ -98,9 +106,8 @@ def traffic_lines(result) -> list[str]:
     return next(iter(shown.values()))["msg"]
 
 
-def test_site_yml_in_api_mode_gives_the_cluster_working_networking(lab_cluster, run_playbook, tmp_path):
-    lab_tool("create", "--cluster", timeout=900)    # a fresh cluster (the negative control used the last one)
-    lab = lab_cluster("vagrant")
+def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster, run_playbook, tmp_path):
+    lab = spent_cluster("vagrant")
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
     assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
     nodes = lab.kube_json("get", "nodes")["items"]
