@@ -11,15 +11,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
+from k8snet_lab.pins import AGNHOST  # importable: conftest imports harness, which puts tools/ on the path
 
-from tests.integration.harness import REPO, lab_tool, wait_until
+from tests.integration.harness import lab_tool, wait_until
 from tests.integration.renders import task_results
-
-sys.path.insert(0, str(REPO / "tools"))
-from k8snet_lab.pins import AGNHOST
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 

@@ -17,15 +17,12 @@ import ipaddress
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
+from k8snet_lab.pins import AGNHOST  # importable: conftest imports harness, which puts tools/ on the path
 
-from tests.integration.harness import REPO, lab_tool, wait_until
-
-sys.path.insert(0, str(REPO / "tools"))
-from k8snet_lab.pins import AGNHOST
+from tests.integration.harness import lab_tool, wait_until
 
 pytestmark = pytest.mark.lab
 

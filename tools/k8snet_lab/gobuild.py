@@ -114,14 +114,18 @@ def package(build: GoBuild, pkg: str) -> str:
     return f"{build.module}/{pkg}" if pkg else build.module
 
 
-def upstream_gomod(build: GoBuild) -> str:
-    out = run("go", "mod", "download", "-json", f"{build.module}@{build.version}", check=False,
-              timeout=900, env=go_env())
+def module_info(module: str, version: str) -> dict:
+    """`go mod download -json` of one module (into the module cache): its Dir, GoMod, ..."""
+    out = run("go", "mod", "download", "-json", f"{module}@{version}", check=False, timeout=900, env=go_env())
     info = json.loads(out.stdout or "{}")
     if out.returncode != 0 or info.get("Error"):
-        raise LabError(f"the Go module proxy does not give {build.module}@{build.version}: "
+        raise LabError(f"the Go module proxy does not give {module}@{version}: "
                        f"{info.get('Error') or out.stderr.strip()}")
-    return Path(info["GoMod"]).read_text()
+    return info
+
+
+def upstream_gomod(build: GoBuild) -> str:
+    return Path(module_info(build.module, build.version)["GoMod"]).read_text()
 
 
 # ---------------------------------------------------------------- building
@@ -203,9 +207,7 @@ def ensure_pause(kubernetes: GoBuild, pause_version: str) -> Path:
     final = BIN_DIR / f"pause-{pause_version}-{key}"
     if (final / ".done").exists():
         return final
-    info = json.loads(run("go", "mod", "download", "-json", f"{kubernetes.module}@{kubernetes.version}",
-                          timeout=900, env=go_env()).stdout)
-    source = Path(info["Dir"]) / "build/pause/linux/pause.c"
+    source = Path(module_info(kubernetes.module, kubernetes.version)["Dir"]) / "build/pause/linux/pause.c"
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=BIN_DIR))
     try:
         run("gcc", "-Os", "-Wall", "-Werror", "-static", f"-DVERSION=v{pause_version}", "-o", str(out / "pause"),
