@@ -21,8 +21,8 @@ description:
     carry this add-on's labels (C(onprem.k8snet/component), C(app.kubernetes.io/managed-by=k8snet)).
     So a run that failed half-way, or a run from another controller, still deletes what it owes.
   - An object counts as changed when the apply created it or moved its resourceVersion. In check mode
-    every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; custom resources
-    whose CRD does not exist yet are reported as to be created.
+    every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; objects whose
+    CRD or namespace does not exist yet (this run would create it) are reported as to be created.
   - Runs on the controller (in its process, through the action plugin of the same name).
 options:
   component:
@@ -244,8 +244,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                 try:
                     after = cluster.apply(obj, manager, force, check_mode)
                     break
-                except cluster.exceptions.ResourceNotFoundError:
-                    if check_mode:                       # its CRD is created by this same (dry) run
+                except (cluster.exceptions.ResourceNotFoundError, cluster.exceptions.NotFoundError):
+                    if check_mode:                       # its CRD or namespace comes with this same (dry) run
                         after = None
                         break
                     raise

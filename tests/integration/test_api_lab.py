@@ -3,7 +3,8 @@
 - the negative control first: flannel's stock upstream manifest (no --iface) on the vagrant
   layout takes the NAT NIC (flanneld publishes 10.0.2.15 for every node) and cross-node pod
   traffic fails;
-- then site.yml on a fresh cluster: every Node Ready, flannel and MetalLB rolled out, flanneld on
+- then site.yml --check on a fresh cluster says what it would create and creates nothing;
+- then site.yml on it: every Node Ready, flannel and MetalLB rolled out, flanneld on
   each node publishing its lab-bridge address, and verify's four kinds of traffic PASS from real
   requests; a second run changes nothing, not even an object's resourceVersion.
 """
@@ -105,6 +106,11 @@ def traffic_lines(result) -> list[str]:
 
 def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster, run_playbook, tmp_path):
     lab = spent_cluster("vagrant")
+    dry = run_playbook("site.yml", lab.inventory, check=True, extravars={"k8s_render_dir": str(tmp_path / "staging")})
+    assert dry.rc == 0, dry.failed_messages()
+    said = " ".join(str(r["msg"]) for r in task_results(dry, "Say what changed in the cluster - flannel").values())
+    assert "flannel: 6 created" in said, said                                  # what the real run will do ...
+    assert lab.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0    # ... and did not do
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
     assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
     nodes = lab.kube_json("get", "nodes")["items"]

@@ -21,10 +21,14 @@ class DynamicApiError(Exception):
         self.body = json.dumps({"message": msg})
 
 
+class NotFoundError(DynamicApiError):
+    pass
+
+
 class Exceptions:
     ResourceNotFoundError = ResourceNotFoundError
     DynamicApiError = DynamicApiError
-    NotFoundError = KeyError
+    NotFoundError = NotFoundError
 
 
 class FakeCluster:
@@ -37,6 +41,7 @@ class FakeCluster:
         self.calls: list[str] = []
         self.webhook_failures = webhook_failures
         self.fail_on = fail_on
+        self.seed_namespace("kube-system")                     # where the records live, as in any cluster
 
     def get(self, r):
         obj = self.store.get(apply.ref_key(r))
@@ -54,6 +59,9 @@ class FakeCluster:
         if obj["kind"] == "IPAddressPool" and self.webhook_failures:
             self.webhook_failures -= 1
             raise DynamicApiError('Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook"')
+        namespace = r.get("namespace")
+        if namespace and ("", "Namespace", "", namespace) not in self.store:
+            raise NotFoundError(f'namespaces "{namespace}" not found')
         key = apply.ref_key(r)
         old = self.store.get(key)
         new = copy.deepcopy(obj)
@@ -72,6 +80,10 @@ class FakeCluster:
     def delete(self, r):
         self.calls.append(f"delete {apply.describe(r)}")
         self.store.pop(apply.ref_key(r), None)
+
+    def seed_namespace(self, name):
+        self.store[("", "Namespace", "", name)] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": name, "resourceVersion": "0", "generation": 1}}
 
 
 def obj(kind, name, *, namespace="demo", api="v1", component="metallb", labelled=True, **extra):
@@ -188,8 +200,11 @@ class FakeClusterView(FakeCluster):
 
 def test_check_mode_writes_nothing_and_says_what_it_would_do(tmp_path):
     cluster = FakeCluster()
+    empty = copy.deepcopy(cluster.store)
+    # the pool's namespace does not exist yet: its dry run is refused, and it is reported as to be created
     result = k8s_apply.run(params(tmp_path, [BASE[0], POOL]), check_mode=True, cluster=cluster)
-    assert result["created"] == ["Namespace demo", "IPAddressPool demo/lab"] and cluster.store == {}
+    assert not result.get("failed"), result
+    assert result["created"] == ["Namespace demo", "IPAddressPool demo/lab"] and cluster.store == empty
     k8s_apply.run(params(tmp_path, [BASE[0], POOL]), cluster=cluster)
     stored = copy.deepcopy(cluster.store)
     result = k8s_apply.run(params(tmp_path, [BASE[0]]), check_mode=True, cluster=cluster)
