@@ -30,19 +30,16 @@ SERVER_FIELDS = ("resourceVersion", "uid", "generation", "creationTimestamp", "m
 
 
 def ref(obj: dict) -> dict:
-    meta = obj.get("metadata") or {}
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": meta.get("namespace") or "",
-            "name": meta.get("name") or ""}
+    return kube.reference(obj)
 
 
 def ref_key(r: dict) -> tuple[str, str, str, str]:
-    group = r["apiVersion"].rpartition("/")[0]            # the version may change; the object stays the same
-    return (group, r["kind"], r.get("namespace") or "", r["name"])
+    """The object's identity whatever its version (kube.identity)."""
+    return kube.identity(kube.as_object(r))
 
 
 def describe(r: dict) -> str:
-    where = f"{r['namespace']}/" if r.get("namespace") else ""
-    return f"{r['kind']} {where}{r['name']}"
+    return kube.describe(kube.as_object(r))
 
 
 def record_name(component: str) -> str:

@@ -76,6 +76,18 @@ def identity(obj: dict) -> tuple[str, str, str, str]:
     return group_version(obj["apiVersion"])[0], obj["kind"], meta.get("namespace") or "", meta.get("name") or ""
 
 
+def reference(obj: dict) -> dict:
+    """``{apiVersion, kind, namespace, name}``: how an object is named in a list or a record (no body)."""
+    _, kind, namespace, name = identity(obj)
+    return {"apiVersion": obj["apiVersion"], "kind": kind, "namespace": namespace, "name": name}
+
+
+def as_object(ref: dict) -> dict:
+    """The object a reference names, with nothing but its identity (for identity() and describe())."""
+    return {"apiVersion": ref["apiVersion"], "kind": ref["kind"],
+            "metadata": {"namespace": ref.get("namespace") or "", "name": ref["name"]}}
+
+
 def describe(obj: dict) -> str:
     """``Kind namespace/name`` or ``Kind name`` for messages."""
     _, kind, namespace, name = identity(obj)

@@ -203,10 +203,7 @@ def _removed_objects(changes) -> list[dict]:
     for path in changes.deleted:
         if "/" in path:
             continue
-        for obj in kube.load_documents(changes.current[path], path):
-            meta = obj.get("metadata") or {}
-            removed.append({"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
-                            "namespace": meta.get("namespace") or "", "name": meta.get("name") or ""})
+        removed += [kube.reference(obj) for obj in kube.load_documents(changes.current[path], path)]
     return removed
 
 
