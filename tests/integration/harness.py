@@ -230,7 +230,8 @@ def host_stats(raw: dict | None) -> dict[str, dict[str, int]]:
 
 
 def run_playbook(playbook: str | Path, inventory: str | Path, *, extravars: dict | None = None,
-                 limit: str | None = None, tags: str | None = None, check: bool = False, diff: bool = False,
+                 limit: str | None = None, tags: str | None = None, skip_tags: str | None = None,
+                 check: bool = False, diff: bool = False,
                  envvars: dict | None = None) -> PlaybookResult:
     """ansible-playbook through ansible-runner, from the repository root with its ansible.cfg."""
     playbook = Path(playbook)
@@ -243,7 +244,7 @@ def run_playbook(playbook: str | Path, inventory: str | Path, *, extravars: dict
     with tempfile.TemporaryDirectory(prefix="k8snet-runner-") as private:
         runner = ansible_runner.run(
             private_data_dir=private, project_dir=str(REPO), playbook=str(playbook),
-            inventory=str(inventory), extravars=extravars or {}, limit=limit, tags=tags,
+            inventory=str(inventory), extravars=extravars or {}, limit=limit, tags=tags, skip_tags=skip_tags,
             cmdline=cmdline or None, envvars=env, quiet=True,
         )
         # The artifacts (stdout, events, stats) live in `private`: read them before it goes.
