@@ -57,6 +57,15 @@ def record_configmap(component: str, refs: list[dict]) -> dict:
     return kube.add_managed_label(obj, component)
 
 
+def record_holds(live: dict | None, wanted: dict) -> bool:
+    """The live record ConfigMap already says what ``wanted`` says (its data and labels): nothing to write."""
+    if not live:
+        return False
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    wanted_labels = wanted["metadata"]["labels"]
+    return live.get("data") == wanted["data"] and all(labels.get(k) == v for k, v in wanted_labels.items())
+
+
 def read_record(configmap: dict | None) -> list[dict]:
     if not configmap:
         return []

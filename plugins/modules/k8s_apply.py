@@ -111,14 +111,12 @@ waited:
   elements: dict
 """
 
-import contextlib
-import json
-import os
 import time
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import apply as plan_apply
+from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, message
 
 ARGUMENT_SPEC = {
     "component": {"type": "str", "required": True},
@@ -133,72 +131,19 @@ ARGUMENT_SPEC = {
 POLL = 1.0
 
 
-class ApplyError(Exception):
+class ApplyError(ClusterError):
     pass
 
 
-class Cluster:
-    """The few requests k8s_apply makes, through the kubernetes dynamic client."""
-
-    def __init__(self, kubeconfig: str | None, context: str | None):
-        from kubernetes import config, dynamic
-        from kubernetes.dynamic import exceptions
-
-        self.exceptions = exceptions
-        if kubeconfig and not os.path.exists(kubeconfig):
-            raise ApplyError(f"k8s_kubeconfig {kubeconfig} does not exist")
-        self.client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
-
-    def resource(self, api_version: str, kind: str):
-        try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
-        except self.exceptions.ResourceNotFoundError:
-            self.client.resources.invalidate_cache()           # a CRD this run just created
-            return self.client.resources.get(api_version=api_version, kind=kind)
-
-    def get(self, r: dict) -> dict | None:
-        try:
-            res = self.resource(r["apiVersion"], r["kind"])
-        except self.exceptions.ResourceNotFoundError:
-            return None
-        try:
-            return self.client.get(res, name=r["name"], namespace=r.get("namespace") or None).to_dict()
-        except self.exceptions.NotFoundError:
-            return None
-
-    def apply(self, obj: dict, manager: str, force: bool, dry_run: bool) -> dict:
-        res = self.resource(obj["apiVersion"], obj["kind"])
-        meta = obj.get("metadata") or {}
-        kwargs = {"field_manager": manager, "force_conflicts": force}
-        if dry_run:
-            kwargs["dry_run"] = "All"
-        return self.client.server_side_apply(res, body=obj, name=meta.get("name"),
-                                             namespace=meta.get("namespace") if res.namespaced else None,
-                                             **kwargs).to_dict()
-
-    def delete(self, r: dict) -> None:
-        res = self.resource(r["apiVersion"], r["kind"])
-        with contextlib.suppress(self.exceptions.NotFoundError):
-            self.client.delete(res, name=r["name"], namespace=r.get("namespace") or None,
-                               propagation_policy="Background")
-
-
 def load(item: dict) -> dict:
-    with open(item["file"]) as f:
-        obj = yaml.safe_load(f)
-    if not isinstance(obj, dict) or "kind" not in obj:
+    try:
+        with open(item["file"]) as f:
+            objects = kube.load_documents(f.read(), item["file"])
+    except (OSError, kube.ManifestError) as e:
+        raise ApplyError(str(e)) from e
+    if len(objects) != 1:
         raise ApplyError(f"{item['file']} does not hold one Kubernetes object")
-    return obj
-
-
-def message(error: Exception) -> str:
-    body = getattr(error, "body", None)
-    if body:
-        try:
-            return json.loads(body).get("message") or str(body)
-        except (TypeError, ValueError):
-            return str(body)
-    return str(error)
+    return objects[0]
 
 
 def wait_for(what: str, problem, timeout: float, waited: list) -> None:
@@ -216,7 +161,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
     del diff
     try:
         return apply_component(params, check_mode, cluster or Cluster(params.get("kubeconfig"), params.get("context")))
-    except ApplyError as e:
+    except ClusterError as e:
         return {"failed": True, "msg": str(e), "changed": False}
     except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
         where = params.get("kubeconfig") or "the default kubeconfig"
@@ -231,9 +176,20 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     current = [plan_apply.ref(obj) for _, obj in objects]
     record_ref = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": plan_apply.RECORD_NAMESPACE,
                   "name": plan_apply.record_name(component)}
-    recorded = plan_apply.read_record(cluster.get(record_ref))
+    record_live = cluster.get(record_ref)
+    recorded = plan_apply.read_record(record_live)
     result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
     manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
+    answered = {}                        # the apply's own answer per object: the first look of every wait
+
+    def write_record(refs) -> None:
+        nonlocal record_live
+        wanted = plan_apply.record_configmap(component, refs)
+        if not plan_apply.record_holds(record_live, wanted):
+            record_live = cluster.apply(wanted, manager, force, False)
+
+    def latest(r) -> dict | None:
+        return answered.pop(plan_apply.ref_key(r), None) or cluster.get(r)
 
     def apply_all(pairs, retry_webhooks: bool) -> None:
         for _, obj in pairs:
@@ -256,6 +212,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                         time.sleep(2 * POLL)
                         continue
                     raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
+            if after is not None:
+                answered[plan_apply.ref_key(r)] = after
             change = "created" if after is None else (
                 plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after))
             if change == "unchanged":
@@ -264,20 +222,20 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                 result[change].append(plan_apply.describe(r))
 
     if not check_mode:                                   # what this run may leave behind, before it touches anything
-        cluster.apply(plan_apply.record_configmap(component, recorded + current), manager, force, False)
+        write_record(recorded + current)
     apply_all(base, retry_webhooks=False)
     if not check_mode:
         for _, obj in base:
             r = plan_apply.ref(obj)
             if obj["kind"] == "CustomResourceDefinition":
                 wait_for(f"CRD {r['name']} to be Established",
-                         lambda r=r: None if plan_apply.crd_established(cluster.get(r)) else "not Established",
+                         lambda r=r: None if plan_apply.crd_established(latest(r)) else "not Established",
                          timeout, result["waited"])
         for _, obj in base:
             r = plan_apply.ref(obj)
             if obj["kind"] in plan_apply.ROLLOUT_KINDS:
                 wait_for(f"{plan_apply.describe(r)} to roll out",
-                         lambda r=r: plan_apply.rollout_problem(cluster.get(r)), timeout, result["waited"])
+                         lambda r=r: plan_apply.rollout_problem(latest(r)), timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:
         for r in plan_apply.to_prune(recorded, current):
@@ -290,7 +248,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
             else:
                 result["kept"].append(plan_apply.describe(r))
     if not check_mode:
-        cluster.apply(plan_apply.record_configmap(component, current), manager, force, False)
+        write_record(current)
     result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
     return result
 

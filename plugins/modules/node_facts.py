@@ -52,6 +52,14 @@ options:
         node preparation has anything to do without connecting again.
     type: path
     default: /etc/sysctl.d/90-k8snet.conf
+  checksums:
+    description:
+      - Files whose sha256 is returned as RV(facts.checksums) (C(null) when a file is absent or unreadable),
+        so that a run fetches a file from the host only when the controller's copy differs (the admin
+        kubeconfig in api mode).
+    type: list
+    elements: path
+    default: []
   kernel_features:
     description:
       - Kernel features to report as C(builtin) (modules.builtin or the kernel config says C(=y)),
@@ -157,6 +165,10 @@ facts:
           device exists and is up; C(addresses) are its global addresses as C(address/prefix).
       type: dict
       sample: {running: true, device: flannel.1, addresses: [10.244.1.0/32]}
+    checksums:
+      description: sha256 of each file of O(checksums), C(null) when it is absent.
+      type: dict
+      sample: {/etc/kubernetes/admin.conf: 3f1c...}
 notes:
   description: What could not be gathered and why (a missing tool, no privileges); empty when all went well.
   returned: always
@@ -171,6 +183,7 @@ duration:
 """
 
 import gzip
+import hashlib
 import os
 import socket
 import time
@@ -187,6 +200,7 @@ ARGUMENT_SPEC = {
     "kernel_features": {"type": "list", "elements": "str",
                         "default": ["br_netfilter", "vxlan", "overlay", "wireguard"]},
     "sysctl_file": {"type": "path", "default": sysctl.DEFAULT_PATH},
+    "checksums": {"type": "list", "elements": "path", "default": []},
 }
 
 
@@ -301,6 +315,15 @@ class Gatherer:
         return hostfacts.parse_listening(out, ports) if out is not None else []
 
 
+def sha256(path):
+    """The file's sha256 (hex), or None when it does not exist or cannot be read."""
+    try:
+        with open(path, "rb") as handle:            # hosts may run Python 3.8: no hashlib.file_digest
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
 def sysctl_state(path):
     """The drop-in's text and the runtime values node preparation compares with the plan."""
     return {"path": path, "file": read_text(path), "runtime": sysctl.read_runtime(sysctl.WATCHED, read=read_text)}
@@ -323,6 +346,7 @@ def gather(module):
         "listening": g.listening(params["ports"]),
         "sysctl": sysctl_state(params["sysctl_file"]),
         "flannel": hostfacts.flannel_overlay(interfaces),
+        "checksums": {path: sha256(path) for path in params["checksums"]},
     }
     return facts, g.notes
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import lab_tool, wait_until
-from tests.integration.renders import task_results
+from tests.integration.renders import applied
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -53,9 +53,8 @@ def test_exposed_services_answer_from_outside_and_go_when_dropped(spent_cluster,
     result = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                           extravars={**staging, "k8s_exposed_services": [README_EXAMPLE, ON_FIXED_IP]})
     assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
-    said = " ".join(str(r["msg"]) for r in task_results(result, "Say what changed in the cluster - "
-                                                                  "exposed_services").values())
-    assert "exposed_services: 2 created" in said, said
+    said = applied(result).get("exposed_services", "")
+    assert said.startswith("exposed_services: 2 created"), applied(result)
 
     kubernetes_ip = lab.kube_json("get", "service", "kubernetes")["spec"]["clusterIP"]
     lb = lab.kube_json("-n", "kube-system", "get", "service", "coredns-lb")
@@ -74,9 +73,8 @@ def test_exposed_services_answer_from_outside_and_go_when_dropped(spent_cluster,
     dropped = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                            extravars={**staging, "k8s_exposed_services": []})
     assert dropped.rc == 0, dropped.failed_messages()
-    said = " ".join(str(r["msg"]) for r in task_results(dropped, "Say what changed in the cluster - "
-                                                                   "exposed_services").values())
-    assert "2 deleted" in said, said
+    said = applied(dropped).get("exposed_services", "")
+    assert "0 created, 0 updated, 2 deleted" in said, applied(dropped)
     names = {s["metadata"]["name"] for s in lab.kube_json("-n", "kube-system", "get", "services")["items"]}
     assert names == {"kube-dns"}
     for server, port in ((lab.addresses["node1"], 30053), (LB_IP, 53)):

@@ -38,7 +38,8 @@ class FakeCluster:
         self.exceptions = Exceptions
         self.store: dict[tuple, dict] = {}
         self.version = 0
-        self.calls: list[str] = []
+        self.calls: list[str] = []                             # applies that changed something, deletes
+        self.requests: list[str] = []                          # every apply request, no-ops included
         self.webhook_failures = webhook_failures
         self.fail_on = fail_on
         self.seed_namespace("kube-system")                     # where the records live, as in any cluster
@@ -54,6 +55,7 @@ class FakeCluster:
 
     def apply(self, obj, manager, force, dry_run):
         r = apply.ref(obj)
+        self.requests.append(apply.describe(r))
         if self.fail_on and r["name"] == self.fail_on:
             raise DynamicApiError(f"admission refused {r['name']}")
         if obj["kind"] == "IPAddressPool" and self.webhook_failures:
@@ -147,7 +149,9 @@ def test_a_second_run_changes_nothing(tmp_path):
     objects = [BASE[0], BASE[2], POOL]
     k8s_apply.run(params(tmp_path, objects), cluster=cluster)
     versions = {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()}
+    cluster.requests.clear()
     again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert cluster.requests == [apply.describe(apply.ref(o)) for o in objects]      # the record is not rewritten
     assert (again["created"], again["updated"], again["deleted"], again["changed"]) == ([], [], [], False)
     assert again["unchanged"] == 3
     assert {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()} == versions

@@ -9,6 +9,7 @@ fixtures/facts_raw_netns/ and files come from a fake file system.
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ NETNS = FIXTURES / "facts_raw_netns"
 LAB_CONFIG = gzip.decompress((FIXTURES / "facts_raw_kernel_lab/config.gz").read_bytes()).decode()
 LAB_SYS_MODULE = set((FIXTURES / "facts_raw_kernel_lab/sys_module.txt").read_text().split())
 FACT_KEYS = {"hostname", "interfaces", "default_routes", "can_reach", "ip_local_port_range",
-             "ip_local_reserved_ports", "kernel", "firewall", "listening", "sysctl", "flannel"}
+             "ip_local_reserved_ports", "kernel", "firewall", "listening", "sysctl", "flannel", "checksums"}
 
 
 class ExitJson(Exception):
@@ -111,6 +112,15 @@ def fail_module(args: dict) -> dict:
     with patch_module_args(args), pytest.raises(FailJson) as result:
         node_facts.main()
     return result.value.args[0]
+
+
+def test_checksums_of_files_that_exist_and_null_for_those_that_do_not(host, tmp_path):
+    kubeconfig = tmp_path / "admin.conf"
+    kubeconfig.write_bytes(b"apiVersion: v1\nkind: Config\n")
+    result = run_module({"checksums": [str(kubeconfig), str(tmp_path / "absent.conf")]})
+    assert result["facts"]["checksums"] == {str(kubeconfig): hashlib.sha256(kubeconfig.read_bytes()).hexdigest(),
+                                            str(tmp_path / "absent.conf"): None}
+    assert run_module({})["facts"]["checksums"] == {}
 
 
 def test_recorded_lab_node(host):

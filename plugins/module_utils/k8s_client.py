@@ -1,0 +1,98 @@
+"""The few requests the collection's own cluster modules make (k8s_apply, k8s_read), through the
+kubernetes dynamic client.
+
+The client is imported when this file is: the linear strategy loads an action plugin's class in the
+controller's main process, so the first in-process k8s_read or k8s_apply imports it there once and
+every later task's worker inherits it (the import is most of such a task's cost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+try:
+    from kubernetes import config, dynamic
+    from kubernetes.dynamic import exceptions
+except ImportError:  # reported by the module (missing_required_lib), not at import
+    HAS_KUBERNETES, exceptions = False, None
+else:
+    HAS_KUBERNETES = True
+
+
+class ClusterError(Exception):
+    """A request the modules cannot go on from; the message names what and why."""
+
+
+def message(error: Exception) -> str:
+    """The API server's own message of a failed request (its JSON body), else the error's text."""
+    body = getattr(error, "body", None)
+    if body:
+        try:
+            return json.loads(body).get("message") or str(body)
+        except (TypeError, ValueError, AttributeError):
+            return str(body)
+    return str(error)
+
+
+class Cluster:
+    """One connection to the cluster of a kubeconfig (the client's defaults when it is empty)."""
+
+    def __init__(self, kubeconfig: str | None, context: str | None):
+        if not HAS_KUBERNETES:
+            raise ClusterError("the kubernetes Python client is not installed in the controller's Python")
+        self.exceptions = exceptions
+        if kubeconfig and not os.path.exists(kubeconfig):
+            raise ClusterError(f"k8s_kubeconfig {kubeconfig} does not exist")
+        self.client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
+
+    def resource(self, api_version: str, kind: str):
+        try:
+            return self.client.resources.get(api_version=api_version, kind=kind)
+        except self.exceptions.ResourceNotFoundError:
+            self.client.resources.invalidate_cache()           # a CRD this run just created
+            return self.client.resources.get(api_version=api_version, kind=kind)
+
+    def get(self, r: dict) -> dict | None:
+        """The object of a reference ({apiVersion, kind, namespace, name}), or None (also when its kind is unknown)."""
+        try:
+            res = self.resource(r["apiVersion"], r["kind"])
+        except self.exceptions.ResourceNotFoundError:
+            return None
+        try:
+            return self.client.get(res, name=r["name"], namespace=r.get("namespace") or None).to_dict()
+        except self.exceptions.NotFoundError:
+            return None
+
+    def find(self, api_version: str, kind: str, *, namespace: str | None = None, name: str | None = None,
+             label_selectors: list[str] | None = None, field_selectors: list[str] | None = None) -> list[dict]:
+        """The objects a query matches; none when the kind is not served (its CRD is not installed)."""
+        if name:
+            found = self.get({"apiVersion": api_version, "kind": kind, "namespace": namespace, "name": name})
+            return [found] if found else []
+        try:
+            res = self.resource(api_version, kind)
+        except self.exceptions.ResourceNotFoundError:
+            return []
+        listed = self.client.get(res, namespace=namespace or None,
+                                 label_selector=",".join(label_selectors or []) or None,
+                                 field_selector=",".join(field_selectors or []) or None).to_dict()
+        kind_of_items = {"apiVersion": api_version, "kind": kind}     # a List's items do not carry them
+        return [{**kind_of_items, **item} for item in listed.get("items") or []]
+
+    def apply(self, obj: dict, manager: str, force: bool, dry_run: bool) -> dict:
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        kwargs = {"field_manager": manager, "force_conflicts": force}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        return self.client.server_side_apply(res, body=obj, name=meta.get("name"),
+                                             namespace=meta.get("namespace") if res.namespaced else None,
+                                             **kwargs).to_dict()
+
+    def delete(self, r: dict) -> None:
+        res = self.resource(r["apiVersion"], r["kind"])
+        with contextlib.suppress(self.exceptions.NotFoundError):
+            self.client.delete(res, name=r["name"], namespace=r.get("namespace") or None,
+                               propagation_policy="Background")

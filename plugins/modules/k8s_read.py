@@ -1,0 +1,128 @@
+#!/usr/bin/python
+"""Module onprem.k8snet.k8s_read: the objects of one query, read from the live cluster."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_read
+author: k8snet maintainers
+version_added: 0.2.0
+short_description: Read the objects of one kind (or one object) from the live cluster
+description:
+  - What the roles read from the cluster in api mode (the last applied plan, Services, Nodes, kube-proxy's
+    configuration, an IngressClass), with the options of C(kubernetes.core.k8s_info) that they use.
+  - Runs on the controller in its own process (through the action plugin of the same name), so a read costs
+    a request, not a Python interpreter and the client's import; a run makes a dozen of them.
+  - A kind the cluster does not serve (its CRD is not installed) and a named object that does not exist
+    both give no resources, not an error.
+  - Changes nothing; check mode reads the same.
+options:
+  api_version:
+    description: API group and version of the kind.
+    type: str
+    default: v1
+  kind:
+    description: The kind to read (C(Service), C(Node), C(ConfigMap), ...).
+    type: str
+    required: true
+  namespace:
+    description: Only objects of this namespace; every namespace when empty.
+    type: str
+  name:
+    description: Only the object of this name.
+    type: str
+  label_selectors:
+    description: Label selectors (C(key=value), C(key!=value), C(key)), all of which must match.
+    type: list
+    elements: str
+    default: []
+  field_selectors:
+    description: Field selectors (C(spec.nodeName=node1)), all of which must match.
+    type: list
+    elements: str
+    default: []
+  kubeconfig:
+    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
+    type: path
+  context:
+    description: Context of the kubeconfig to use.
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+requirements:
+  - kubernetes (Python client)
+"""
+
+EXAMPLES = r"""
+- name: Read the LoadBalancer Services
+  onprem.k8snet.k8s_read:
+    kind: Service
+    kubeconfig: "{{ plan.cluster.kubeconfig }}"
+  register: services
+  delegate_to: localhost
+  run_once: true
+
+- name: Read the flannel pod of one node
+  onprem.k8snet.k8s_read:
+    kind: Pod
+    namespace: kube-flannel
+    label_selectors: [app=flannel]
+    field_selectors: [spec.nodeName=node1]
+"""
+
+RETURN = r"""
+resources:
+  description: The objects found, each with its apiVersion and kind.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, message
+
+ARGUMENT_SPEC = {
+    "api_version": {"type": "str", "default": "v1"},
+    "kind": {"type": "str", "required": True},
+    "namespace": {"type": "str"},
+    "name": {"type": "str"},
+    "label_selectors": {"type": "list", "elements": "str", "default": []},
+    "field_selectors": {"type": "list", "elements": "str", "default": []},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+}
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
+    """The objects of the query; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
+    del check_mode, diff
+    kind, namespace, name = params["kind"], params.get("namespace"), params.get("name")
+    what = f"{kind} {namespace}/{name}" if name and namespace else f"{kind} {name}" if name else \
+        f"{kind} in namespace {namespace}" if namespace else kind
+    try:
+        cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
+        found = cluster.find(params["api_version"], params["kind"], namespace=params.get("namespace"),
+                             name=params.get("name"), label_selectors=params["label_selectors"],
+                             field_selectors=params["field_selectors"])
+    except ClusterError as e:
+        return {"failed": True, "changed": False, "msg": str(e)}
+    except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
+        where = params.get("kubeconfig") or "the default kubeconfig"
+        return {"failed": True, "changed": False,
+                "msg": f"reading {what}: the cluster of {where} did not answer as expected: {message(e)}"}
+    return {"changed": False, "resources": found}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params, check_mode=module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
