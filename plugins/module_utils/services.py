@@ -85,7 +85,7 @@ class _Checker:
         self.apply_mode = apply_mode
         self.reserved = {(str(proto).upper(), port): owner for (proto, port), owner in reserved_nodeports.items()}
         self.lb_ips = {_canonical(a) or a: owner for a, owner in used_lb_ips.items()}
-        self.node_ports: dict[tuple[str, int], str] = {}
+        self.node_ports: dict[int, tuple[str, set[str], str]] = {}    # number -> (Service, protocols, where)
         self.services: dict[tuple[str, str], int] = {}
 
     def run(self, value: object) -> list[dict]:
@@ -274,15 +274,21 @@ class _Checker:
             return
         if protocol not in PROTOCOLS:
             return
-        key = (protocol, value)
-        if key in self.reserved:
-            self.problems.error(where, value, f"{value}/{protocol} is already {self.reserved[key]}",
-                                "pick another NodePort")
-        elif key in self.node_ports:
-            self.problems.error(where, value, f"{value}/{protocol} is also {self.node_ports[key]}",
-                                "give every Service port its own NodePort (per protocol)")
+        # The API allocates a NodePort number to one Service, whatever the protocol: one Service may use it
+        # for TCP and UDP (DNS), two Services never, not even one on TCP and the other on UDP.
+        reserved = next((owner for (_, number), owner in self.reserved.items() if number == value), None)
+        other = self.node_ports.get(value)
+        if reserved is not None:
+            self.problems.error(where, value, f"{value} is already {reserved}", "pick another NodePort")
+        elif other is not None and (other[0] != service or protocol in other[1]):
+            why = f"{value}/{protocol} is also {other[2]}" if other[0] == service else \
+                f"{value} is also {other[2]}: the API gives a NodePort number to one Service, whatever the protocol"
+            self.problems.error(where, value, why, "give every Service its own NodePorts (one Service may use a "
+                                "number for TCP and UDP)")
+        elif other is not None:
+            other[1].add(protocol)
         else:
-            self.node_ports[key] = f"{where} ({service})"
+            self.node_ports[value] = (service, {protocol}, f"{where} ({service})")
 
     # ------------------------------------------------------------ address and policy
     def lb_ip(self, where: str, value: object, kind: object) -> str | None:
@@ -360,21 +366,22 @@ def live_nodeport_conflicts(entries: list[dict], live_services: list[dict]) -> P
     ``k8s_exposed_services[i]``); ``live_services`` as kubernetes.core.k8s_info lists them. The Service
     an entry manages itself (same namespace and name) is not a conflict: applying replaces its ports.
     """
-    held: dict[tuple[str, int], str] = {}
+    held: dict[int, tuple[str, str]] = {}                # number -> (Service, protocol): one Service per number
     for svc in live_services:
         for port in (svc.get("spec") or {}).get("ports") or []:
             if port.get("nodePort"):
                 namespace, name = _ns_name(svc)
-                held.setdefault((port.get("protocol") or "TCP", port["nodePort"]), f"{namespace}/{name}")
+                held.setdefault(port["nodePort"], (f"{namespace}/{name}", port.get("protocol") or "TCP"))
     problems = Problems()
     for i, entry in enumerate(entries):
         own = f"{entry['namespace']}/{entry['name']}"
         for j, port in enumerate(entry["ports"]):
-            holder = held.get((port["protocol"], port["node_port"]))
+            holder, protocol = held.get(port["node_port"], (None, None))
             if port["node_port"] is not None and holder is not None and holder != own:
                 problems.error(f"{VARIABLE}[{i}].ports[{j}].node_port", port["node_port"],
-                               f"{port['node_port']}/{port['protocol']} is already held by Service {holder} "
-                               "in the cluster", "pick another NodePort, or free it in that Service first")
+                               f"{port['node_port']} is already held by Service {holder} ({port['node_port']}/"
+                               f"{protocol}) in the cluster; the API gives a NodePort number to one Service, "
+                               "whatever the protocol", "pick another NodePort, or free it in that Service first")
     return problems
 
 

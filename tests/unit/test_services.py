@@ -95,11 +95,10 @@ def test_defaults_are_filled_and_spellings_normalized():
     web(ports=[{"port": 9999, "protocol": "SCTP"}]),
     web(selector={"app.kubernetes.io/name": "web", "tier": ""}),
     web(external_traffic_policy="Local"),
-    coredns(ports=[{"name": "dns", "port": 53, "protocol": "UDP", "node_port": 30080}]),  # 30080 is TCP's
     coredns(type="loadbalancer"),
     web(name="a" * 63),
 ], ids=["lb_ip", "lb_ip_v6", "named_target", "node_port_lb", "two_named", "sctp", "prefixed_label",
-        "local_policy", "reserved_is_tcp_only", "dns_as_lb", "long_name"])
+        "local_policy", "dns_as_lb", "long_name"])
 def test_good_entries(entry):
     assert len(valid([entry])) == 1
 
@@ -166,7 +165,9 @@ TWO_PORTS = [{"name": "dns", "port": 53, "protocol": "UDP"}, {"port": 53, "proto
      f"{V}.ports[1].port", "53/UDP is also ports[0] of this Service"),
     (with_port(web(), node_port=29999), f"{V}.ports[0].node_port", "outside k8s_nodeport_range 30000-32767"),
     (with_port(web(), node_port="30053"), f"{V}.ports[0].node_port", "not a port number"),
-    (with_port(web(), node_port=30080), f"{V}.ports[0].node_port", "30080/TCP is already ingress_http_nodeport"),
+    (with_port(web(), node_port=30080), f"{V}.ports[0].node_port", "30080 is already ingress_http_nodeport"),
+    (coredns(ports=[{"name": "dns", "port": 53, "protocol": "UDP", "node_port": 30080}]), f"{V}.ports[0].node_port",
+     "30080 is already ingress_http_nodeport"),                  # the ingress Service holds 30080, on TCP
     (coredns(lb_ip="192.168.56.241"), f"{V}.lb_ip", "only used by type: loadbalancer"),
     (web(lb_ip="192.168.56.300"), f"{V}.lb_ip", "not an IP address"),
     (web(lb_ip="192.168.56.0/24"), f"{V}.lb_ip", "not an IP address"),
@@ -231,7 +232,8 @@ def test_same_node_port_and_protocol_twice_names_both_entries():
               "ports": [{"port": 5353, "protocol": "UDP", "node_port": 30053}]}
     error = one_error([coredns(), second], "k8s_exposed_services[1].ports[0].node_port")
     assert error.value == 30053
-    assert error.why == "30053/UDP is also k8s_exposed_services[0].ports[0].node_port (kube-system/coredns-np)"
+    assert error.why == ("30053 is also k8s_exposed_services[0].ports[0].node_port (kube-system/coredns-np): the API "
+                         "gives a NodePort number to one Service, whatever the protocol")
 
 
 def test_same_node_port_twice_in_one_service():
@@ -259,12 +261,12 @@ def test_lb_ip_is_compared_as_an_address():
 
 
 @given(st.lists(st.tuples(st.sampled_from(["TCP", "UDP", "SCTP"]), st.integers(30000, 30004)), max_size=12))
-def test_node_ports_are_unique_per_protocol(assignments):
+def test_node_ports_are_unique_across_services_whatever_the_protocol(assignments):
     value = [{"name": f"svc{i}", "type": "nodeport", "selector": {"app": "x"},
               "ports": [{"port": 80, "protocol": proto, "node_port": port}]} for i, (proto, port) in
              enumerate(assignments)]
     _, problems = check(value, reserved_nodeports={})
-    assert len(problems.errors) == len(assignments) - len(set(assignments))
+    assert len(problems.errors) == len(assignments) - len({port for _, port in assignments})
     assert all(e.variable.endswith(".node_port") for e in problems.errors)
 
 
@@ -279,24 +281,26 @@ def live_service(namespace, name, *ports, selector=None):
 def test_live_node_port_held_by_another_service():
     entries = valid([coredns()])
     problems = live_nodeport_conflicts(entries, [live_service("monitoring", "syslog", (30053, "UDP"))])
-    (error,) = problems.errors
-    assert error.variable == "k8s_exposed_services[0].ports[0].node_port"
-    assert error.why == "30053/UDP is already held by Service monitoring/syslog in the cluster"
+    error, tcp = problems.errors                                # 30053/TCP too: the number is syslog's
+    assert (error.variable, tcp.variable) == (f"{V}.ports[0].node_port", f"{V}.ports[1].node_port")
+    assert error.why == ("30053 is already held by Service monitoring/syslog (30053/UDP) in the cluster; the API "
+                         "gives a NodePort number to one Service, whatever the protocol")
 
 
 @pytest.mark.parametrize("live", [
     [live_service("kube-system", "coredns-np", (30053, "UDP"), (30053, "TCP"))],  # our own, from the last run
     [live_service("monitoring", "syslog", (30054, "UDP"))],
-    [live_service("monitoring", "web", (30053, "SCTP"))],
     [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"type": "ClusterIP"}}],
 ])
 def test_live_node_ports_that_do_not_conflict(live):
     assert not live_nodeport_conflicts(valid([coredns()]), live).errors
 
 
-def test_live_port_without_protocol_is_tcp():
-    problems = live_nodeport_conflicts(valid([coredns()]), [live_service("default", "x", (30053, None))])
-    assert [e.variable for e in problems.errors] == ["k8s_exposed_services[0].ports[1].node_port"]
+def test_a_number_held_on_another_protocol_is_held_too():
+    for held in ((30053, "SCTP"), (30053, None)):                   # no protocol: TCP
+        problems = live_nodeport_conflicts(valid([coredns()]), [live_service("monitoring", "web", held)])
+        assert [e.variable for e in problems.errors] == [f"{V}.ports[0].node_port", f"{V}.ports[1].node_port"]
+        assert f"({held[0]}/{held[1] or 'TCP'})" in problems.errors[0].why
 
 
 def test_resolve_selectors():
