@@ -199,7 +199,8 @@ def _new_addresses(sweeps: dict, previous_pools: list[dict]) -> dict:
 
 
 def scoped(plan: dict, previous: dict | None, unprepared: list[str] | tuple = ()) -> dict:
-    """The probes this run sends, given the plan last applied (recorded after a run whose probes passed).
+    """The probes this run sends, given the plan last applied (recorded after a run whose probes passed;
+    its comparable part, as state.load reads it from the record).
 
     Everything on a first run, with `k8s_probe_scope: all`, or when the overlay settings changed;
     otherwise only the pairs with a new, changed or unprepared node at one end (unprepared: no trace of
@@ -217,7 +218,7 @@ def scoped(plan: dict, previous: dict | None, unprepared: list[str] | tuple = ()
     before = previous.get("nodes", {})
     touched = {h for h, n in plan["nodes"].items()
                if h not in before or _probed_node(before[h]) != _probed_node(n) or h in unprepared}
-    pools = _new_addresses(probes["pools"], previous["metallb"].get("pools", []))
+    pools = _new_addresses(probes["pools"], list((previous["metallb"].get("pools") or {}).values()))
     result = {**probes, "vxlan": _pairwise(probes["vxlan"], touched, keep_peers=True),
               "arp": _pairwise(probes["arp"], touched, keep_peers=False),
               "ports": _pairwise(probes["ports"], touched, keep_peers=True), "pools": pools}

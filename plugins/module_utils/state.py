@@ -4,10 +4,17 @@ The applied plan is recorded after every successful run (render mode: a state
 file in the render directory; api mode: a ConfigMap in kube-system). A new run
 compares the two projections below, classifies every change as safe or
 disruptive, and refuses disruptive ones unless ``k8s_allow_disruptive``.
+
+The record holds only that projection (what day 2 compares and what the probes'
+scope needs), with the per-node part packed: the fields nodes share are stored
+once per distinct combination ("shapes"), each node keeps its addresses and the
+index of its shape. 5,000 nodes with 30-character names take about 340 KB,
+inside a ConfigMap's 1 MiB (the whole plan took about 670 bytes a node).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -15,6 +22,7 @@ from dataclasses import asdict, dataclass
 SAFE, DISRUPTIVE = "safe", "disruptive"
 STATE_FILE = "k8snet-state.json"
 STATE_CONFIGMAP = "k8snet-state"
+RECORD_FORMAT = 2                       # 1 (0.1.x): the whole plan under "plan"
 
 # Settings whose change breaks live pod traffic, with what breaks and how to do it instead.
 DISRUPTIVE_SETTINGS = {
@@ -77,18 +85,64 @@ def comparable(plan: dict | None) -> dict:
                        "iface": {k: iface.get(k) for k in ("name", "ipv4", "ipv6", "mtu")},
                        "pod_mtu": node.get("pod_mtu"), "reserved_ports": node.get("reserved_ports"),
                        "host_ports": node.get("host_ports")}
-    pools = {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in plan["metallb"].get("pools", [])}
+    pools = {p["name"]: p for p in plan["metallb"].get("pools", [])}
     metallb = {**{k: v for k, v in plan["metallb"].items() if k != "pools"}, "pools": pools}
     services = {f"{s.get('namespace', 'default')}/{s.get('name')}": s for s in plan.get("exposed_services", [])}
     return {"cluster": cluster, "flannel": plan["flannel"], "metallb": metallb, "ingress": plan["ingress"],
             "gateway_api": plan.get("gateway_api", {}), "exposed_services": services, "nodes": nodes}
 
 
+def _pack_nodes(nodes: dict) -> dict:
+    """{shapes, nodes}: what nodes share stored once; each node its address, NIC addresses and shape index."""
+    shapes: list[dict] = []
+    index: dict[str, int] = {}
+    packed = {}
+    for name in sorted(nodes):
+        node = nodes[name]
+        iface = node.get("iface") or {}
+        shape = {**{k: v for k, v in node.items() if k != "address"},
+                 "iface": {k: v for k, v in iface.items() if k not in ("ipv4", "ipv6")}}
+        key = json.dumps(shape, sort_keys=True)
+        if key not in index:
+            index[key] = len(shapes)
+            shapes.append(shape)
+        packed[name] = [node.get("address"), iface.get("ipv4"), iface.get("ipv6"), index[key]]
+    return {"shapes": shapes, "nodes": packed}
+
+
+def _unpack_nodes(packed: dict) -> dict:
+    nodes = {}
+    for name, (address, ipv4, ipv6, shape) in packed["nodes"].items():
+        node = copy.deepcopy(packed["shapes"][shape])
+        node["iface"] = {**node["iface"], "ipv4": ipv4, "ipv6": ipv6}
+        nodes[name] = {**node, "address": address}
+    return nodes
+
+
 def record(plan: dict, project_version: str) -> str:
-    """What is stored as "last applied": the plan without its volatile parts, as stable JSON."""
-    kept = {k: v for k, v in plan.items() if k not in ("probes", "warnings")}
-    return json.dumps({"project_version": project_version, "digest": digest(plan), "plan": kept},
-                      sort_keys=True, indent=1) + "\n"
+    """What is stored as "last applied": the comparable projection, nodes packed, as stable compact JSON."""
+    applied = comparable(plan)
+    applied["nodes"] = _pack_nodes(applied["nodes"])
+    return json.dumps({"format": RECORD_FORMAT, "project_version": project_version, "digest": digest(plan),
+                       "applied": applied}, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def load(text: str | None) -> dict:
+    """The comparable projection of the last applied plan from a record's text ({} when nothing was applied).
+
+    Reads what record() writes and what 0.1.x wrote (the whole plan), so a cluster recorded by the
+    previous release is compared, not taken for a first run.
+    """
+    if not text or not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"the last applied plan is not JSON ({e}); remove it to start over") from e
+    if data.get("format") == RECORD_FORMAT:
+        applied = data["applied"]
+        return {**applied, "nodes": _unpack_nodes(applied["nodes"])}
+    return comparable(data["plan"]) if data.get("plan") else {}
 
 
 def digest(plan: dict | None) -> str:
@@ -117,11 +171,11 @@ def _classify(path: str, before, after) -> Change:
     return Change(path, before, after, SAFE, note=note)
 
 
-def diff(old: dict | None, new: dict) -> list[Change]:
-    """Every change from the last applied plan to the new one; empty on a first run (nothing applied)."""
-    if not old:
+def diff(applied: dict | None, new: dict) -> list[Change]:
+    """Every change from the last applied projection (load()) to the new plan; empty on a first run."""
+    if not applied:
         return []
-    return [_classify(path, b, a) for path, b, a in _walk(comparable(old), comparable(new), "")]
+    return [_classify(path, b, a) for path, b, a in _walk(applied, comparable(new), "")]
 
 
 def _short(value) -> str:

@@ -16,9 +16,11 @@ description:
     saying what would break and how to do it instead.
   - Changes nothing; run it on the controller.
 options:
-  previous:
-    description: The plan last applied (from the state file or ConfigMap); empty on a first run.
-    type: dict
+  recorded:
+    description:
+      - The record of the last applied plan, as the state file or ConfigMap holds it (the text RV(record) gave
+        the run that wrote it); empty on a first run.
+    type: str
   plan:
     description: The plan of this run.
     type: dict
@@ -37,7 +39,7 @@ attributes:
 EXAMPLES = r"""
 - name: Show what this run changes
   onprem.k8snet.plan_diff:
-    previous: "{{ last_applied.plan | default({}) }}"
+    recorded: "{{ lookup('ansible.builtin.file', render_dir ~ '/k8snet-state.json', errors='ignore') }}"
     plan: "{{ network_plan_result.plan }}"
     allow_disruptive: "{{ network_plan_result.plan.cluster.allow_disruptive }}"
   delegate_to: localhost
@@ -64,23 +66,35 @@ digest:
   returned: always
   type: str
 record:
-  description: The state to store once this run succeeded (JSON text; plan, digest, project version).
+  description:
+    - The record to store once this run succeeded (compact JSON; the comparable part of the plan with the
+      per-node part packed, digest, project version, format).
   returned: always
   type: str
+previous:
+  description:
+    - The last applied plan's comparable part, read from O(recorded) (empty on a first run); the probes' scope
+      and the pool guard read it.
+  returned: always
+  type: dict
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import state
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 
-ARGUMENT_SPEC = {"previous": {"type": "dict"}, "plan": {"type": "dict", "required": True},
+ARGUMENT_SPEC = {"recorded": {"type": "str"}, "plan": {"type": "dict", "required": True},
                  "allow_disruptive": {"type": "bool", "default": False}}
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
     """The module's result for these (validated) parameters; ``failed`` set when a change is refused."""
-    previous, plan = params["previous"], params["plan"]
+    plan = params["plan"]
+    try:
+        previous = state.load(params["recorded"])
+    except ValueError as e:
+        return {"failed": True, "msg": str(e)}
     changes = state.diff(previous, plan)
-    result = {"changed": False, "changes": [c.as_dict() for c in changes],
+    result = {"changed": False, "changes": [c.as_dict() for c in changes], "previous": previous,
               "report": state.report(changes, first_run=not previous),
               "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan),
               "record": state.record(plan, plan.get("project_version", ""))}

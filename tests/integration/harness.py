@@ -232,8 +232,12 @@ def host_stats(raw: dict | None) -> dict[str, dict[str, int]]:
 def run_playbook(playbook: str | Path, inventory: str | Path, *, extravars: dict | None = None,
                  limit: str | None = None, tags: str | None = None, skip_tags: str | None = None,
                  check: bool = False, diff: bool = False,
-                 envvars: dict | None = None) -> PlaybookResult:
-    """ansible-playbook through ansible-runner, from the repository root with its ansible.cfg."""
+                 envvars: dict | None = None, on_event=None) -> PlaybookResult:
+    """ansible-playbook through ansible-runner, from the repository root with its ansible.cfg.
+
+    ``on_event(event)`` sees every event as it arrives, while the run goes on (a test injects a fault
+    at a phase); the events are kept either way.
+    """
     playbook = Path(playbook)
     playbook = playbook if playbook.is_absolute() else REPO / playbook
     env = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -246,6 +250,7 @@ def run_playbook(playbook: str | Path, inventory: str | Path, *, extravars: dict
             private_data_dir=private, project_dir=str(REPO), playbook=str(playbook),
             inventory=str(inventory), extravars=extravars or {}, limit=limit, tags=tags, skip_tags=skip_tags,
             cmdline=cmdline or None, envvars=env, quiet=True,
+            event_handler=(lambda event: on_event(event) or True) if on_event else None,
         )
         # The artifacts (stdout, events, stats) live in `private`: read them before it goes.
         return PlaybookResult(rc=runner.rc, status=runner.status, stats=host_stats(runner.stats),

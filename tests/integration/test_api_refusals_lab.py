@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.integration.harness import SYSCTL_FILE, lab_tool, wait_until
 from tests.integration.test_api_services_lab import README_EXAMPLE
@@ -106,9 +107,10 @@ def test_another_cni(day0, run_playbook, tmp_path):
 def test_ipvs_without_strict_arp_when_metallb_may_not_fix_it(day0, run_playbook, tmp_path):
     lab = day0
     original = lab.kube_json("-n", "kube-system", "get", "configmap", "kube-proxy")["data"]["config.conf"]
-    ipvs = original.replace('mode: ""', "mode: ipvs")
-    assert ipvs != original, "kubeadm's kube-proxy configuration has no mode: \"\" line"
-    patch = json.dumps({"data": {"config.conf": ipvs}})
+    conf = yaml.safe_load(original)
+    assert conf.get("mode") in ("", "iptables"), conf.get("mode")          # kubeadm's default
+    conf["mode"], conf.setdefault("ipvs", {})["strictARP"] = "ipvs", False
+    patch = json.dumps({"data": {"config.conf": yaml.safe_dump(conf)}})
     lab.kubectl("-n", "kube-system", "patch", "configmap", "kube-proxy", "--type=merge", "-p", patch)
     try:
         said = refused(lab, run_playbook, tmp_path, metallb_manage_kube_proxy=False)

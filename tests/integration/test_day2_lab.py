@@ -134,7 +134,7 @@ def test_pod_cidr_change_is_refused_unless_disruptive_changes_are_allowed(cluste
     allowed = run_playbook(RECONFIGURE, cluster.three, extravars={
         "k8s_render_dir": str(render_dir), "k8s_pod_cidr": "10.245.0.0/16", "k8s_allow_disruptive": True})
     assert allowed.rc == 0, allowed.failed_messages()
-    assert state(render_dir)["plan"]["cluster"]["pod_cidr"]["ipv4"] == "10.245.0.0/16"
+    assert state(render_dir)["applied"]["cluster"]["pod_cidr"]["ipv4"] == "10.245.0.0/16"
     config = load(render_dir / "flannel/26-configmap-kube-flannel-kube-flannel-cfg.yaml")
     assert json.loads(config["data"]["net-conf.json"])["Network"] == "10.245.0.0/16"
 

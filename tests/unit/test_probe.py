@@ -52,12 +52,17 @@ def plan_of(count: int, pool_last: str = "192.168.56.242", settings: dict | None
             "probes": probe.plan_probes(nodes, {}, settings, pools)}
 
 
+def applied(plan: dict) -> dict:
+    """A plan as the day-2 record gives it back (state.load): pools by name."""
+    return {**plan, "metallb": {**plan["metallb"], "pools": {p["name"]: p for p in plan["metallb"]["pools"]}}}
+
+
 def pairs_of(section: dict) -> set[tuple[str, str]]:
     return {(host, t["peer"]) for host, entry in section.items() for t in entry["targets"]}
 
 
 def test_a_run_with_nothing_changed_sends_no_probe_and_says_why():
-    scoped = probe.scoped(plan_of(3), plan_of(3))
+    scoped = probe.scoped(plan_of(3), applied(plan_of(3)))
     assert (scoped["vxlan"], scoped["ports"], scoped["pools"]) == ({}, {}, {})
     assert scoped["scope"].startswith("none: nothing the probes depend on changed")
 
@@ -65,8 +70,8 @@ def test_a_run_with_nothing_changed_sends_no_probe_and_says_why():
 def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everything():
     full = plan_of(3)["probes"]
     for plan, previous, why in ((plan_of(3), None, "nothing applied yet"),
-                                (plan_of(3, settings={"k8s_probe_scope": "all"}), plan_of(3), "k8s_probe_scope: all"),
-                                (plan_of(3, settings={"flannel_port": 4789}), plan_of(3), "overlay settings changed")):
+                                (plan_of(3, settings={"k8s_probe_scope": "all"}), applied(plan_of(3)), "k8s_probe_scope: all"),
+                                (plan_of(3, settings={"flannel_port": 4789}), applied(plan_of(3)), "overlay settings changed")):
         scoped = probe.scoped(plan, previous)
         assert pairs_of(scoped["vxlan"]) == pairs_of(full["vxlan"]) and len(pairs_of(scoped["vxlan"])) == 6
         assert scoped["pools"]["node1"]["addresses"] == full["pools"]["node1"]["addresses"]
@@ -74,7 +79,7 @@ def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everythi
 
 
 def test_an_added_node_probes_only_its_pairs_both_ways_and_its_peers_keep_their_device_and_listeners():
-    scoped = probe.scoped(plan_of(4), plan_of(3))
+    scoped = probe.scoped(plan_of(4), applied(plan_of(3)))
     expected = {("node4", p) for p in ("node1", "node2", "node3")} | {(p, "node4") for p in ("node1", "node2", "node3")}
     assert pairs_of(scoped["vxlan"]) == expected
     assert pairs_of(scoped["ports"]) == expected
@@ -86,7 +91,7 @@ def test_an_added_node_probes_only_its_pairs_both_ways_and_its_peers_keep_their_
 
 def test_a_node_whose_nic_changed_is_probed_again_and_only_new_pool_addresses_are_swept():
     moved = {"iface": {"name": "eth2", "ipv4": "192.168.56.12", "prefix4": 24, "mtu": 1500}, "pod_mtu": 1450}
-    scoped = probe.scoped(plan_of(3, pool_last="192.168.56.244", node2=moved), plan_of(3))
+    scoped = probe.scoped(plan_of(3, pool_last="192.168.56.244", node2=moved), applied(plan_of(3)))
     assert pairs_of(scoped["vxlan"]) == {("node2", "node1"), ("node2", "node3"), ("node1", "node2"), ("node3", "node2")}
     assert scoped["pools"]["node1"]["addresses"] == ["192.168.56.243", "192.168.56.244"]
     assert scoped["scope"] == ("only the pairs of node2 (new, changed NIC or not prepared) and 2 new pool addresses; "
@@ -101,7 +106,7 @@ def test_a_node_without_a_trace_of_preparation_is_probed_like_a_new_one():
         return {f"node{i}": {"network_plan_facts": {"facts": {"sysctl": {
             "file": file_node3 if i == 3 else "# Managed by k8snet"}}}} for i in (1, 2, 3)}
 
-    scoped = probe_scope(plan_of(3), plan_of(3), hostvars=hostvars(None))["probes"]
+    scoped = probe_scope(plan_of(3), applied(plan_of(3)), hostvars=hostvars(None))["probes"]
     assert pairs_of(scoped["vxlan"]) == {("node3", "node1"), ("node3", "node2"), ("node1", "node3"), ("node2", "node3")}
     assert scoped["scope"].startswith("only the pairs of node3 (new, changed NIC or not prepared)")
-    assert probe_scope(plan_of(3), plan_of(3), hostvars=hostvars("# Managed by k8snet"))["probes"]["vxlan"] == {}
+    assert probe_scope(plan_of(3), applied(plan_of(3)), hostvars=hostvars("# Managed by k8snet"))["probes"]["vxlan"] == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import state
@@ -31,6 +32,9 @@ PLAN = {
 }
 
 
+APPLIED = state.load(state.record(PLAN, "0.2.0"))       # PLAN as a later run reads it back from its record
+
+
 def changed(**edits):
     plan = copy.deepcopy(PLAN)
     for path, value in edits.items():
@@ -50,7 +54,7 @@ def test_first_run_has_no_changes_and_says_so():
 def test_same_plan_has_no_changes_even_if_volatile_parts_differ():
     other = changed(probes={"mode": "ring"}, warnings=[])
     other["nodes"]["node1"]["ephemeral_ports"] = {"start": 1024, "end": 65000}
-    assert state.diff(PLAN, other) == []
+    assert state.diff(APPLIED, other) == []
     assert state.digest(PLAN) == state.digest(other)
     assert state.report([]) == ["no change since the last applied plan"]
 
@@ -64,7 +68,7 @@ def test_same_plan_has_no_changes_even_if_volatile_parts_differ():
     ({"flannel__port": 4789}, "flannel.port"),
 ])
 def test_disruptive_changes_are_refused_with_explanation(edit, path):
-    changes = state.diff(PLAN, changed(**edit))
+    changes = state.diff(APPLIED, changed(**edit))
     assert [c.path for c in changes if c.kind == state.DISRUPTIVE] == [path]
     refusal = state.refusals(changes)[0]
     assert path in refusal and "k8s_allow_disruptive" in refusal and "Instead:" in refusal
@@ -73,7 +77,7 @@ def test_disruptive_changes_are_refused_with_explanation(edit, path):
 def test_pool_and_exposure_changes_are_safe_and_named():
     new = changed(ingress__exposure="nodeport")
     new["metallb"]["pools"][0]["addresses"] = ["192.168.56.244/30"]
-    changes = state.diff(PLAN, new)
+    changes = state.diff(APPLIED, new)
     assert {c.path for c in changes} == {"metallb.pools.a.addresses", "ingress.exposure"}
     assert all(c.kind == state.SAFE for c in changes)
     assert "~ ingress.exposure: loadbalancer -> nodeport" in state.report(changes)
@@ -82,7 +86,7 @@ def test_pool_and_exposure_changes_are_safe_and_named():
 def test_added_node_is_one_safe_change():
     new = copy.deepcopy(PLAN)
     new["nodes"]["node3"] = node("192.168.56.13")
-    changes = state.diff(PLAN, new)
+    changes = state.diff(APPLIED, new)
     assert len(changes) == 1 and changes[0].path == "nodes.node3" and changes[0].kind == state.SAFE
     assert state.report(changes)[0].startswith("+ nodes.node3")
 
@@ -91,7 +95,7 @@ def test_removed_pool_and_changed_nic():
     new = copy.deepcopy(PLAN)
     new["metallb"]["pools"] = []
     new["nodes"]["node2"]["iface"]["name"] = "eth2"
-    changes = {c.path: c for c in state.diff(PLAN, new)}
+    changes = {c.path: c for c in state.diff(APPLIED, new)}
     assert changes["metallb.pools.a"].after is None
     assert "restarts" in changes["nodes.node2.iface.name"].note
 
@@ -100,9 +104,46 @@ def test_plan_diff_run_refuses_a_disruptive_change_unless_allowed_and_returns_th
     from ansible_collections.onprem.k8snet.plugins.modules import plan_diff
 
     new = changed(flannel__port=4789)
-    refused = plan_diff.run({"previous": PLAN, "plan": new, "allow_disruptive": False})
+    recorded = state.record(PLAN, "0.2.0")
+    refused = plan_diff.run({"recorded": recorded, "plan": new, "allow_disruptive": False})
     assert refused["failed"] and refused["msg"].startswith("Refusing disruptive changes (nothing was changed):")
     assert "flannel.port: 8472 -> 4789 is disruptive" in refused["msg"]
-    allowed = plan_diff.run({"previous": PLAN, "plan": new, "allow_disruptive": True})
+    allowed = plan_diff.run({"recorded": recorded, "plan": new, "allow_disruptive": True})
     assert not allowed.get("failed") and allowed["disruptive"] and allowed["report"][0].startswith("!! flannel.port")
-    assert '"port": 4789' in allowed["record"] and "probes" not in allowed["record"]
+    assert '"port":4789' in allowed["record"] and "probes" not in allowed["record"]
+    assert allowed["previous"] == APPLIED
+    first = plan_diff.run({"recorded": "", "plan": PLAN, "allow_disruptive": False})
+    assert (first["previous"], first["report"]) == ({}, ["nothing applied yet: this run installs everything"])
+
+
+def big_plan(count: int) -> dict:
+    plan = copy.deepcopy(PLAN)
+    plan["nodes"] = {f"worker-{i:05d}.site.example.org": node(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+                     for i in range(count)}
+    plan["nodes"]["worker-00007.site.example.org"]["iface"]["name"] = "ens9"      # one node of another shape
+    return plan
+
+
+def test_the_record_of_5000_nodes_fits_a_configmap_and_reads_back_as_the_plan_compares():
+    plan = big_plan(5000)
+    text = state.record(plan, "0.2.0")
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": state.STATE_CONFIGMAP,
+                 "namespace": "kube-system", "labels": {"app.kubernetes.io/managed-by": "k8snet"}},
+                 "data": {"state.json": text, "digest": state.digest(plan), "version": "0.2.0"}}
+    size = len(json.dumps(configmap).encode())
+    assert size < 1 << 20, f"{size} bytes"
+    assert size / 5000 < 80                                   # bytes per node: linear, and small
+    assert state.load(text) == state.comparable(plan)
+    assert len(json.loads(text)["applied"]["nodes"]["shapes"]) == 2
+    assert state.diff(state.load(text), plan) == []
+
+
+def test_a_record_written_by_0_1_is_compared_not_taken_for_a_first_run():
+    old = json.dumps({"project_version": "0.1.0", "digest": "x", "plan": PLAN}, indent=1)
+    assert state.load(old) == state.comparable(PLAN)
+    assert [c.path for c in state.diff(state.load(old), changed(flannel__mtu=1400))] == ["flannel.mtu"]
+
+
+def test_a_record_that_is_not_json_is_reported():
+    with pytest.raises(ValueError, match="the last applied plan is not JSON"):
+        state.load("{half")
