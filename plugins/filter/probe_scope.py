@@ -19,7 +19,9 @@ options:
     type: dict
     required: true
   previous:
-    description: The last applied plan as its record gives it back (C(plan_diff)'s C(previous)); empty when nothing was applied yet.
+    description:
+      - The last applied plan as its record gives it back (C(plan_diff)'s C(previous)); empty when nothing was
+        applied yet.
     type: dict
     required: true
   hostvars:

@@ -12,7 +12,11 @@ The module onprem.k8snet.k8s_apply does the requests; this module says what they
 - the record: what an add-on applied lives in the cluster (a ConfigMap per add-on, see RECORD_*),
   written as the union of the old and the new set BEFORE the apply and as the new set after it, so
   that a run that fails half-way, or the next run from another controller, still deletes what an
-  earlier run stopped rendering.
+  earlier run stopped rendering;
+- other owners: an object of the same kind and name that another manager installed (kubectl, Helm,
+  another installer) is never silently taken over: refused with the migration steps unless the
+  operator adopts it; a CRD this project installed is not deleted while it holds custom resources
+  the project did not create, unless the operator allows the disruption (they go first, then).
 """
 
 from __future__ import annotations
@@ -88,6 +92,51 @@ def owned_by_us(live: dict | None, component: str) -> bool:
     """Deletion is for objects that carry this add-on's label only (a foreign one is never touched)."""
     labels = ((live or {}).get("metadata") or {}).get("labels") or {}
     return labels.get(kube.COMPONENT_LABEL) == component and labels.get(kube.MANAGED_BY) == kube.MANAGED_BY_VALUE
+
+
+def ours(live: dict | None) -> bool:
+    """The object carries this project's label (any add-on's): it was applied or adopted by k8snet."""
+    labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(kube.MANAGED_BY) == kube.MANAGED_BY_VALUE
+
+
+def managers(live: dict) -> str:
+    """Who installed an object, as its metadata says (Helm's release, then the field managers)."""
+    meta = live.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    names = []
+    if annotations.get("meta.helm.sh/release-name"):
+        names.append(f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/"
+                     f"{annotations['meta.helm.sh/release-name']}")
+    names += sorted({f["manager"] for f in meta.get("managedFields") or [] if f.get("manager")})
+    return ", ".join(names) or "no field manager recorded"
+
+
+def foreign_refusal(component: str, foreign: list[tuple[dict, dict]]) -> str:
+    """Why the apply stops before any change when objects of another owner are in the way, and the fix."""
+    listed = "; ".join(f"{describe(r)} (installed by {managers(live)})" for r, live in foreign)
+    return (f"{component}: {len(foreign)} object(s) of the same kind and name already exist and were not installed "
+            f"by this project: {listed}. Nothing was changed. Migrate: remove them the way they were installed "
+            "(kubectl delete -f <that manifest>, helm uninstall <release>) and run again; or set "
+            "k8s_adopt_existing: true to let this project take them over (their fields become its own, and it "
+            "deletes them when it no longer renders them)")
+
+
+def crd_kind(crd: dict) -> tuple[str, str]:
+    """(apiVersion, kind) of the custom resources a CRD serves (its storage version)."""
+    spec = crd.get("spec") or {}
+    versions = spec.get("versions") or [{}]
+    version = next((v for v in versions if v.get("storage")), versions[0]).get("name")
+    return f"{spec.get('group')}/{version}", (spec.get("names") or {}).get("kind")
+
+
+def crd_refusal(component: str, held: dict[str, list[dict]]) -> str:
+    """Why deleting CRDs that hold others' custom resources is refused, and the fix."""
+    listed = "; ".join(f"CRD {name} holds {', '.join(describe(ref(o)) for o in objs[:5])}"
+                       + (f" and {len(objs) - 5} more" if len(objs) > 5 else "") for name, objs in held.items())
+    return (f"{component}: switching it off deletes its CRDs, and with them custom resources this project did not "
+            f"create: {listed}. Nothing was changed. Keep the add-on enabled, move those resources away first, or "
+            "set k8s_allow_disruptive: true to delete them (custom resources first, then the CRDs)")
 
 
 def phases(objects: list[dict], is_custom) -> tuple[list[dict], list[dict]]:

@@ -57,6 +57,10 @@ CONTRACT: dict[str, Var] = _vars(
     Var("k8s_allow_disruptive", False,
         "Allow day-2 changes that break live pod traffic (pod/service CIDR, node prefix, backend, VNI/port) "
         "or remove pool addresses held by Services."),
+    Var("k8s_adopt_existing", False,
+        "api mode: take over objects of the same kind and name that another manager installed (kubectl-applied "
+        "flannel, a Helm-installed MetalLB, a foreign IngressClass `nginx`). Off: their presence stops the run "
+        "before the add-on is changed, naming each object and who installed it, with the migration steps."),
     Var("k8s_probe_scope", "changes",
         "What site.yml and reconfigure.yml probe on the wire: `changes` = everything on the first run, then "
         "only the node pairs and pool addresses that are new or changed since the last applied plan (a run "

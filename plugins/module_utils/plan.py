@@ -749,6 +749,7 @@ class PlanBuilder:
                 "kubeconfig": s["k8s_kubeconfig"] or (self.fetched_kubeconfig if s["k8s_apply"] == "api" else None),
                 "kube_version": str(s["k8s_version"]),
                 "allow_disruptive": bool(s["k8s_allow_disruptive"]),
+                "adopt_existing": bool(s["k8s_adopt_existing"]),
                 "upstream_mirror": s["upstream_mirror"],
                 "registry_mirror": s["k8s_registry_mirror"],
                 "pod_cidr": {f: (v.text if v else None) for f, v in pod.items()},

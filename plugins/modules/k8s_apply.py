@@ -55,9 +55,25 @@ options:
     type: str
     default: k8snet
   force_conflicts:
-    description: Take over fields another field manager owns (server-side apply C(force)).
+    description:
+      - Take over fields another field manager owns (server-side apply C(force)) on this project's own objects
+        (someone's C(kubectl edit) of a field the project sets is undone).
     type: bool
     default: true
+  adopt:
+    description:
+      - Take over objects of the same kind and name that another manager installed (kubectl, Helm, another
+        installer). When false (the default) their presence stops the call before anything is changed, naming
+        each object and who installed it, with the migration steps (the inventory's C(k8s_adopt_existing)).
+    type: bool
+    default: false
+  allow_disruptive:
+    description:
+      - Delete CRDs this add-on no longer renders even when they hold custom resources the project did not
+        create (those are deleted first, then the CRDs). When false such a CRD stops the call before anything
+        is changed, naming the resources (the inventory's C(k8s_allow_disruptive)).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -127,6 +143,8 @@ ARGUMENT_SPEC = {
     "prune": {"type": "bool", "default": True},
     "field_manager": {"type": "str", "default": "k8snet"},
     "force_conflicts": {"type": "bool", "default": True},
+    "adopt": {"type": "bool", "default": False},
+    "allow_disruptive": {"type": "bool", "default": False},
 }
 POLL = 1.0
 
@@ -182,6 +200,23 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
     answered = {}                        # the apply's own answer per object: the first look of every wait
 
+    # Read-only checks first: nothing is changed when one of them refuses.
+    befores = {plan_apply.ref_key(r): cluster.get(r) for r in current}
+    foreign = [(r, befores[plan_apply.ref_key(r)]) for r in current
+               if befores[plan_apply.ref_key(r)] is not None and not plan_apply.ours(befores[plan_apply.ref_key(r)])]
+    if foreign and not params["adopt"]:
+        raise ApplyError(plan_apply.foreign_refusal(component, foreign))
+    pruned = [(r, cluster.get(r)) for r in plan_apply.to_prune(recorded, current)] if params["prune"] else []
+    held = {}                            # CRD name -> the custom resources of others it holds
+    for r, live in pruned:
+        if r["kind"] == "CustomResourceDefinition" and plan_apply.owned_by_us(live, component):
+            api_version, kind = plan_apply.crd_kind(live)
+            others = [o for o in cluster.find(api_version, kind) if not plan_apply.ours(o)]
+            if others:
+                held[r["name"]] = others
+    if held and not params["allow_disruptive"]:
+        raise ApplyError(plan_apply.crd_refusal(component, held))
+
     def write_record(refs) -> None:
         nonlocal record_live
         wanted = plan_apply.record_configmap(component, refs)
@@ -194,7 +229,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     def apply_all(pairs, retry_webhooks: bool) -> None:
         for _, obj in pairs:
             r = plan_apply.ref(obj)
-            before = cluster.get(r)
+            key = plan_apply.ref_key(r)
+            before = befores.pop(key) if key in befores else cluster.get(r)
             started = time.monotonic()
             while True:
                 try:
@@ -238,10 +274,13 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                          lambda r=r: plan_apply.rollout_problem(latest(r)), timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:
-        for r in plan_apply.to_prune(recorded, current):
-            live = cluster.get(r)
+        for r, live in pruned:
             if live is None:
                 continue
+            if r["kind"] == "CustomResourceDefinition" and r["name"] in held:      # allowed: theirs go first
+                for other in held[r["name"]]:
+                    cluster.delete(plan_apply.ref(other))
+                    result["deleted"].append(plan_apply.describe(plan_apply.ref(other)))
             if plan_apply.owned_by_us(live, component):
                 cluster.delete(r)
                 result["deleted"].append(plan_apply.describe(r))

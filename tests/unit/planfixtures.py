@@ -63,7 +63,8 @@ def base_plan(node_count: int = 3) -> dict:
         "cluster": {
             "inventory_name": "lab", "apply": "render", "render_dir": "/tmp/rendered/lab",
             "report_dir": "/tmp/rendered/lab", "kubeconfig": None,
-            "kube_version": "1.35", "allow_disruptive": False, "upstream_mirror": None, "registry_mirror": None,
+            "kube_version": "1.35", "allow_disruptive": False, "adopt_existing": False,
+            "upstream_mirror": None, "registry_mirror": None,
             "pod_cidr": {"ipv4": "10.244.0.0/16", "ipv6": None},
             "service_cidr": {"ipv4": "10.96.0.0/12", "ipv6": None},
             "node_pod_prefix": {"ipv4": 24, "ipv6": 64},

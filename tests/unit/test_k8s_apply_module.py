@@ -79,6 +79,9 @@ class FakeCluster:
         self.store[key] = new
         return copy.deepcopy(new)
 
+    def find(self, api_version, kind, **_):
+        return [copy.deepcopy(o) for o in self.store.values() if (o["apiVersion"], o["kind"]) == (api_version, kind)]
+
     def delete(self, r):
         self.calls.append(f"delete {apply.describe(r)}")
         self.store.pop(apply.ref_key(r), None)
@@ -113,7 +116,8 @@ def items(tmp_path, objects):
 
 def params(tmp_path, objects, **more):
     return {"component": "metallb", "objects": items(tmp_path, objects), "kubeconfig": None, "context": None,
-            "wait_timeout": 5, "prune": True, "field_manager": "k8snet", "force_conflicts": True, **more}
+            "wait_timeout": 5, "prune": True, "field_manager": "k8snet", "force_conflicts": True, "adopt": False,
+            "allow_disruptive": False, **more}
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +253,59 @@ def test_prune_order_deletes_custom_resources_before_crds_and_namespaces_last():
     refs = [apply.ref(o) for o in (BASE[0], BASE[1], POOL)]
     assert [r["kind"] for r in apply.to_prune(refs, [])] == ["IPAddressPool", "CustomResourceDefinition",
                                                              "Namespace"]
+
+
+def kubectl_applied(cluster, o):
+    """The object as someone else installed it: no project labels, kubectl as its field manager."""
+    theirs = copy.deepcopy(o)
+    theirs["metadata"].pop("labels", None)
+    theirs["metadata"].update(resourceVersion="7", generation=1,
+                              managedFields=[{"manager": "kubectl-client-side-apply", "operation": "Update"}])
+    cluster.store[apply.ref_key(apply.ref(o))] = theirs
+
+
+def test_an_object_another_manager_installed_stops_the_apply_before_any_change(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0]]), cluster=cluster)            # the namespace is ours
+    kubectl_applied(cluster, BASE[2])
+    cluster.requests.clear()
+    cluster.calls.clear()
+    result = k8s_apply.run(params(tmp_path, [BASE[0], BASE[2], POOL]), cluster=cluster)
+    assert result["failed"] and cluster.requests == [] and cluster.calls == []
+    assert result["msg"].startswith("metallb: 1 object(s) of the same kind and name already exist and were not "
+                                    "installed by this project: Deployment demo/controller (installed by "
+                                    "kubectl-client-side-apply). Nothing was changed. Migrate:")
+    assert "k8s_adopt_existing: true" in result["msg"]
+
+
+def test_adopting_takes_the_object_over_with_the_project_labels(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0]]), cluster=cluster)
+    kubectl_applied(cluster, BASE[2])
+    result = k8s_apply.run(params(tmp_path, [BASE[0], BASE[2]], adopt=True), cluster=cluster)
+    assert not result.get("failed"), result
+    assert result["updated"] == ["Deployment demo/controller"]
+    assert apply.ours(cluster.store[apply.ref_key(apply.ref(BASE[2]))])
+
+
+CRD = obj("CustomResourceDefinition", "ipaddresspools.metallb.io", namespace=None, api="apiextensions.k8s.io/v1",
+          spec={"group": "metallb.io", "names": {"kind": "IPAddressPool"},
+                "versions": [{"name": "v1alpha1"}, {"name": "v1beta1", "storage": True}]})
+
+
+def test_switching_off_an_add_on_keeps_crds_that_hold_others_resources_unless_disruption_is_allowed(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0], CRD, POOL]), cluster=cluster)
+    users = obj("IPAddressPool", "users-own", api="metallb.io/v1beta1", labelled=False)
+    cluster.store[apply.ref_key(apply.ref(users))] = copy.deepcopy(users)
+    cluster.calls.clear()
+    refused = k8s_apply.run(params(tmp_path, []), cluster=cluster)
+    assert refused["failed"] and cluster.calls == []
+    assert refused["msg"].startswith("metallb: switching it off deletes its CRDs, and with them custom resources "
+                                     "this project did not create: CRD ipaddresspools.metallb.io holds "
+                                     "IPAddressPool demo/users-own. Nothing was changed.")
+    allowed = k8s_apply.run(params(tmp_path, [], allow_disruptive=True), cluster=cluster)
+    assert not allowed.get("failed"), allowed
+    assert [c for c in cluster.calls if c.startswith("delete")] == [
+        "delete IPAddressPool demo/lab", "delete IPAddressPool demo/users-own",
+        "delete CustomResourceDefinition ipaddresspools.metallb.io", "delete Namespace demo"]

@@ -69,9 +69,10 @@ def test_a_run_with_nothing_changed_sends_no_probe_and_says_why():
 
 def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everything():
     full = plan_of(3)["probes"]
+    before = applied(plan_of(3))
     for plan, previous, why in ((plan_of(3), None, "nothing applied yet"),
-                                (plan_of(3, settings={"k8s_probe_scope": "all"}), applied(plan_of(3)), "k8s_probe_scope: all"),
-                                (plan_of(3, settings={"flannel_port": 4789}), applied(plan_of(3)), "overlay settings changed")):
+                                (plan_of(3, settings={"k8s_probe_scope": "all"}), before, "k8s_probe_scope: all"),
+                                (plan_of(3, settings={"flannel_port": 4789}), before, "overlay settings changed")):
         scoped = probe.scoped(plan, previous)
         assert pairs_of(scoped["vxlan"]) == pairs_of(full["vxlan"]) and len(pairs_of(scoped["vxlan"])) == 6
         assert scoped["pools"]["node1"]["addresses"] == full["pools"]["node1"]["addresses"]
@@ -109,4 +110,5 @@ def test_a_node_without_a_trace_of_preparation_is_probed_like_a_new_one():
     scoped = probe_scope(plan_of(3), applied(plan_of(3)), hostvars=hostvars(None))["probes"]
     assert pairs_of(scoped["vxlan"]) == {("node3", "node1"), ("node3", "node2"), ("node1", "node3"), ("node2", "node3")}
     assert scoped["scope"].startswith("only the pairs of node3 (new, changed NIC or not prepared)")
-    assert probe_scope(plan_of(3), applied(plan_of(3)), hostvars=hostvars("# Managed by k8snet"))["probes"]["vxlan"] == {}
+    prepared = hostvars("# Managed by k8snet")
+    assert probe_scope(plan_of(3), applied(plan_of(3)), hostvars=prepared)["probes"]["vxlan"] == {}

@@ -1,0 +1,86 @@
+"""Other owners' objects on a live cluster (api mode, lab cluster).
+
+- flannel installed by hand (kubectl apply of the stock manifest) is refused, naming the objects and
+  kubectl as their manager, and left exactly as it was; with `k8s_adopt_existing: true` the project
+  takes it over: its labels on every object, flanneld restarted on the NIC the plan chose;
+- switching MetalLB off while its CRD holds an IPAddressPool someone else created is refused, and
+  MetalLB stays; with `k8s_allow_disruptive: true` that pool goes first, then MetalLB with its CRDs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.harness import lab_tool, wait_until
+from tests.integration.test_api_lab import FLANNEL_MANIFEST, published_ips, upstream_mirror
+
+pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+
+OURS = "app.kubernetes.io/managed-by=k8snet"
+USERS_POOL = """apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: users-pool, namespace: metallb-system}
+spec: {addresses: [192.168.56.230/32], autoAssign: false}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(lab_manager):
+    yield lab_manager.get("vagrant", 3, cluster=True)
+    lab_tool("destroy", check=False)
+
+
+def run(run_playbook, lab, tmp_path, **extravars):
+    return run_playbook("site.yml", lab.inventory, skip_tags="verify",
+                        extravars={"k8s_render_dir": str(tmp_path / "staging"), **extravars})
+
+
+def flannel_daemonset(lab) -> dict:
+    return lab.kube_json("-n", "kube-flannel", "get", "daemonset", "kube-flannel-ds")
+
+
+def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook, tmp_path):
+    lab = cluster
+    lab.kubectl("apply", "-f", str(upstream_mirror() / FLANNEL_MANIFEST))
+    before = flannel_daemonset(lab)["metadata"]["resourceVersion"]
+    refused = run(run_playbook, lab, tmp_path)
+    assert refused.rc != 0
+    said = refused.failed_messages()
+    assert "flannel: 6 object(s) of the same kind and name already exist and were not installed by this project:" \
+        in said, said
+    assert "DaemonSet kube-flannel/kube-flannel-ds (installed by kubectl-client-side-apply)" in said
+    assert "k8s_adopt_existing: true" in said
+    assert flannel_daemonset(lab)["metadata"]["resourceVersion"] == before           # left as it was
+    assert lab.kube_json("get", "daemonsets,configmaps", "-A", "-l", OURS)["items"] == []
+
+    adopted = run(run_playbook, lab, tmp_path, k8s_adopt_existing=True)
+    assert adopted.rc == 0, adopted.failed_messages()
+    ds = flannel_daemonset(lab)
+    assert ds["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "k8snet"
+    args = next(c for c in ds["spec"]["template"]["spec"]["containers"] if c["name"] == "kube-flannel")["args"]
+    assert "--iface=eth1" in args
+    wait_until(lambda: published_ips(lab) == lab.addresses, 120, "flanneld to publish the lab-bridge addresses")
+
+
+def test_switching_metallb_off_keeps_a_pool_someone_else_made_unless_disruption_is_allowed(cluster, run_playbook,
+                                                                                            tmp_path):
+    lab = cluster
+    assert lab.kubectl("-n", "metallb-system", "get", "deployment", "controller", check=False).returncode == 0, \
+        "MetalLB is not installed (the test before converges the cluster)"
+    lab.kubectl("apply", "-f", "-", data=USERS_POOL)
+    refused = run(run_playbook, lab, tmp_path, metallb_enabled=False)
+    assert refused.rc != 0
+    said = refused.failed_messages()
+    assert ("metallb: switching it off deletes its CRDs, and with them custom resources this project did not "
+            "create: CRD ipaddresspools.metallb.io holds IPAddressPool metallb-system/users-pool. Nothing was "
+            "changed.") in said, said
+    assert lab.kubectl("-n", "metallb-system", "get", "ipaddresspool", "users-pool", "lab-l2",
+                       check=False).returncode == 0
+    assert lab.kubectl("-n", "metallb-system", "get", "deployment", "controller", check=False).returncode == 0
+
+    allowed = run(run_playbook, lab, tmp_path, metallb_enabled=False, k8s_allow_disruptive=True)
+    assert allowed.rc == 0, allowed.failed_messages()
+    crds = [c["metadata"]["name"] for c in lab.kube_json("get", "customresourcedefinitions")["items"]]
+    assert not [c for c in crds if c.endswith(".metallb.io")], crds
+    wait_until(lambda: lab.kubectl("get", "namespace", "metallb-system", check=False).returncode != 0, 120,
+               "namespace metallb-system to go")
