@@ -94,6 +94,11 @@ def owned_by_us(live: dict | None, component: str) -> bool:
     return labels.get(kube.COMPONENT_LABEL) == component and labels.get(kube.MANAGED_BY) == kube.MANAGED_BY_VALUE
 
 
+# Custom resources the add-ons' own controllers write about themselves (MetalLB's status reports): they
+# go with the add-on, and are never a user's resources that a CRD deletion would take away.
+CONTROLLER_KINDS = frozenset({"ConfigurationState", "ServiceL2Status", "ServiceBGPStatus"})
+
+
 def ours(live: dict | None) -> bool:
     """The object carries this project's label (any add-on's): it was applied or adopted by k8snet."""
     labels = ((live or {}).get("metadata") or {}).get("labels") or {}
@@ -108,7 +113,9 @@ def managers(live: dict) -> str:
     if annotations.get("meta.helm.sh/release-name"):
         names.append(f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/"
                      f"{annotations['meta.helm.sh/release-name']}")
-    names += sorted({f["manager"] for f in meta.get("managedFields") or [] if f.get("manager")})
+    # Controllers writing the status subresource (kube-controller-manager) did not install it.
+    names += sorted({f["manager"] for f in meta.get("managedFields") or []
+                     if f.get("manager") and f.get("subresource") != "status"})
     return ", ".join(names) or "no field manager recorded"
 
 

@@ -50,7 +50,7 @@ def _underlay(node: dict) -> str | None:
 
 
 def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dict:
-    """Per node: the temporary device (or the existing flannel overlay) and the pings to send."""
+    """Per node: the temporary device (or, where flannel already runs, the underlay path) and the pings to send."""
     overhead = 50
     result = {}
     position = {name: i for i, name in enumerate(node_plans)}
@@ -66,10 +66,10 @@ def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dic
             # This node's pods send packets of ITS pod MTU to the peer: probe at that size, so that a
             # smaller MTU on the peer's side (flannel_mtu auto, NICs of different MTUs) shows as lost.
             size = node["pod_mtu"]
-            if existing.get("running") and peer_flannel.get("running") and peer_flannel.get("addresses"):
-                kind, address = "overlay", peer_flannel["addresses"][0].split("/")[0]
-            elif existing.get("running") or peer_flannel.get("running"):
-                # One end already runs flannel on the port: prove the underlay path at full frame size instead.
+            if existing.get("running") or peer_flannel.get("running"):
+                # An end already runs flannel on the port (a second device there would fail): prove the
+                # planned NICs' path at full frame size instead. Not the running overlay: it may be the
+                # one this run replaces (on another NIC, or someone else's flannel on the NAT NIC).
                 kind, address, size = "underlay", _underlay(peer_node), size + overhead
             else:
                 kind, address = "device", probe_address(position[peer]).split("/")[0]

@@ -211,6 +211,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     for r, live in pruned:
         if r["kind"] == "CustomResourceDefinition" and plan_apply.owned_by_us(live, component):
             api_version, kind = plan_apply.crd_kind(live)
+            if kind in plan_apply.CONTROLLER_KINDS:
+                continue
             others = [o for o in cluster.find(api_version, kind) if not plan_apply.ours(o)]
             if others:
                 held[r["name"]] = others

@@ -18,8 +18,10 @@ description:
   - With O(state=probe), pings every target with the don't-fragment bit at the target's size (the pod
     MTU) and with small packets, all at once, bounded to a few seconds; returns raw results.
   - With O(state=absent), removes the device and the temporary openings. Run it in an C(always) block.
-  - Where flannel already runs (day 2) the plan gives targets over the existing overlay instead and
-    O(create_device=false), because a second device on the port of flannel would fail.
+  - Where flannel already runs at either end (day 2, or a flannel someone else installed) the plan gives
+    targets on the underlay instead (the planned NICs' path at full frame size, don't-fragment) and
+    O(create_device=false), because a second device on the port of flannel would fail; the running
+    overlay itself is not probed (it may be the one this run replaces).
   - The temporary device and openings exist only between present and absent; the module reports
     C(changed=false) because it leaves no configuration behind, and it runs the same in check mode
     (probing is observation).
@@ -58,7 +60,7 @@ options:
   targets:
     description:
       - What to ping, as given by the plan (C(plan.probes.vxlan[host].targets)).
-      - Each is C({peer, kind, address, size, underlay}); C(kind) is C(device), C(overlay) or C(underlay).
+      - Each is C({peer, kind, address, size, underlay}); C(kind) is C(device) or C(underlay).
     type: list
     elements: dict
     default: []

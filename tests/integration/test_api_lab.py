@@ -91,7 +91,9 @@ def live_objects(lab) -> dict[str, tuple]:
     k8snet field manager's last write (controllers' status updates, as MetalLB's pool counters, aside)."""
     kinds = "daemonsets,deployments,services,configmaps,serviceaccounts,ipaddresspools.metallb.io," \
             "l2advertisements.metallb.io,namespaces,clusterroles,clusterrolebindings,customresourcedefinitions"
-    items = lab.kube_json("get", kinds, "-A", "-l", "app.kubernetes.io/managed-by=k8snet")["items"]
+    items = lab.kube_json("get", kinds, "-A", "-l", "app.kubernetes.io/managed-by=k8snet",
+                          "--show-managed-fields")["items"]
+
     def ours(meta):
         return [(f["operation"], f.get("time")) for f in meta.get("managedFields", []) if f["manager"] == "k8snet"]
     return {f"{i['kind']}/{i['metadata'].get('namespace', '')}/{i['metadata']['name']}":
@@ -124,6 +126,7 @@ def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster
         line = next(line for line in lines if line.startswith(kind))
         assert " PASS " in line, line
     before = live_objects(lab)
+    assert all(writes for _, writes in before.values()), "k8snet's field manager is missing from the objects read"
     again = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
     assert again.rc == 0, again.failed_messages()
     changed = [(e["event_data"]["host"], e["event_data"]["task"]) for e in again.events

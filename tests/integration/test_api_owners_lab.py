@@ -36,13 +36,15 @@ def run(run_playbook, lab, tmp_path, **extravars):
 
 
 def flannel_daemonset(lab) -> dict:
-    return lab.kube_json("-n", "kube-flannel", "get", "daemonset", "kube-flannel-ds")
+    return lab.kube_json("-n", "kube-flannel", "get", "daemonset", "kube-flannel-ds", "--show-managed-fields")
 
 
 def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook, tmp_path):
     lab = cluster
     lab.kubectl("apply", "-f", str(upstream_mirror() / FLANNEL_MANIFEST))
-    before = flannel_daemonset(lab)["metadata"]["resourceVersion"]
+    # installed earlier, by someone else: flanneld runs on every node (its VXLAN device is up)
+    wait_until(lambda: all(published_ips(lab).values()), 180, "flanneld to run on every node")
+    before = flannel_daemonset(lab)["metadata"]["generation"]
     refused = run(run_playbook, lab, tmp_path)
     assert refused.rc != 0
     said = refused.failed_messages()
@@ -50,7 +52,9 @@ def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook
         in said, said
     assert "DaemonSet kube-flannel/kube-flannel-ds (installed by kubectl-client-side-apply)" in said
     assert "k8s_adopt_existing: true" in said
-    assert flannel_daemonset(lab)["metadata"]["resourceVersion"] == before           # left as it was
+    after = flannel_daemonset(lab)["metadata"]                                   # left as it was (its status
+    assert after["generation"] == before                                         # moves on its own)
+    assert "k8snet" not in {f["manager"] for f in after["managedFields"]}
     assert lab.kube_json("get", "daemonsets,configmaps", "-A", "-l", OURS)["items"] == []
 
     adopted = run(run_playbook, lab, tmp_path, k8s_adopt_existing=True)

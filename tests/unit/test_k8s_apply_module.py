@@ -260,7 +260,9 @@ def kubectl_applied(cluster, o):
     theirs = copy.deepcopy(o)
     theirs["metadata"].pop("labels", None)
     theirs["metadata"].update(resourceVersion="7", generation=1,
-                              managedFields=[{"manager": "kubectl-client-side-apply", "operation": "Update"}])
+                              managedFields=[{"manager": "kubectl-client-side-apply", "operation": "Update"},
+                                             {"manager": "kube-controller-manager", "operation": "Update",
+                                              "subresource": "status"}])
     cluster.store[apply.ref_key(apply.ref(o))] = theirs
 
 
@@ -298,6 +300,14 @@ def test_switching_off_an_add_on_keeps_crds_that_hold_others_resources_unless_di
     k8s_apply.run(params(tmp_path, [BASE[0], CRD, POOL]), cluster=cluster)
     users = obj("IPAddressPool", "users-own", api="metallb.io/v1beta1", labelled=False)
     cluster.store[apply.ref_key(apply.ref(users))] = copy.deepcopy(users)
+    # MetalLB's own status report, under a CRD of ours too: it goes with MetalLB, it is no user's resource
+    status_crd = obj("CustomResourceDefinition", "configurationstates.metallb.io", namespace=None,
+                     api="apiextensions.k8s.io/v1",
+                     spec={"group": "metallb.io", "names": {"kind": "ConfigurationState"},
+                           "versions": [{"name": "v1beta1", "storage": True}]})
+    k8s_apply.run(params(tmp_path, [BASE[0], CRD, status_crd, POOL]), cluster=cluster)
+    report = obj("ConfigurationState", "speaker-node1", api="metallb.io/v1beta1", labelled=False)
+    cluster.store[apply.ref_key(apply.ref(report))] = copy.deepcopy(report)
     cluster.calls.clear()
     refused = k8s_apply.run(params(tmp_path, []), cluster=cluster)
     assert refused["failed"] and cluster.calls == []
@@ -307,5 +317,6 @@ def test_switching_off_an_add_on_keeps_crds_that_hold_others_resources_unless_di
     allowed = k8s_apply.run(params(tmp_path, [], allow_disruptive=True), cluster=cluster)
     assert not allowed.get("failed"), allowed
     assert [c for c in cluster.calls if c.startswith("delete")] == [
-        "delete IPAddressPool demo/lab", "delete IPAddressPool demo/users-own",
-        "delete CustomResourceDefinition ipaddresspools.metallb.io", "delete Namespace demo"]
+        "delete IPAddressPool demo/lab", "delete CustomResourceDefinition configurationstates.metallb.io",
+        "delete IPAddressPool demo/users-own", "delete CustomResourceDefinition ipaddresspools.metallb.io",
+        "delete Namespace demo"]

@@ -112,3 +112,15 @@ def test_a_node_without_a_trace_of_preparation_is_probed_like_a_new_one():
     assert scoped["scope"].startswith("only the pairs of node3 (new, changed NIC or not prepared)")
     prepared = hostvars("# Managed by k8snet")
     assert probe_scope(plan_of(3), applied(plan_of(3)), hostvars=prepared)["probes"]["vxlan"] == {}
+
+
+def test_where_flannel_already_runs_the_planned_nics_path_is_probed_not_the_running_overlay():
+    """Someone's flannel on the NAT NIC (or ours, before a NIC change) says nothing about the planned NICs."""
+    nodes = plan_of(3)["nodes"]
+    running = {"running": True, "device": "flannel.1", "addresses": ["10.244.0.0/32"]}
+    facts = {"node1": {"flannel": running}, "node2": {"flannel": running}, "node3": {"flannel": {"running": False}}}
+    vxlan = probe.plan_probes(nodes, facts, SETTINGS, [])["vxlan"]
+    assert not vxlan["node1"]["create_device"] and vxlan["node3"]["create_device"]
+    to_node2 = next(t for t in vxlan["node1"]["targets"] if t["peer"] == "node2")
+    assert (to_node2["kind"], to_node2["address"], to_node2["size"]) == ("underlay", "192.168.56.12", 1500)
+    assert {t["kind"] for t in vxlan["node3"]["targets"]} == {"underlay"}    # its peers run flannel
