@@ -74,6 +74,13 @@ options:
         is changed, naming the resources (the inventory's C(k8s_allow_disruptive)).
     type: bool
     default: false
+  preflight:
+    description:
+      - Only the read-only checks (other owners' objects among those the record does not list yet, CRDs that
+        hold others' custom resources), from the objects' identities (C(file) is not read), and no change:
+        the validation phase runs this before any host is changed.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -125,6 +132,10 @@ waited:
   returned: always
   type: list
   elements: dict
+checked:
+  description: With O(preflight), how many objects were looked at (those the record does not list yet).
+  returned: with preflight
+  type: int
 """
 
 import time
@@ -145,6 +156,7 @@ ARGUMENT_SPEC = {
     "force_conflicts": {"type": "bool", "default": True},
     "adopt": {"type": "bool", "default": False},
     "allow_disruptive": {"type": "bool", "default": False},
+    "preflight": {"type": "bool", "default": False},
 }
 POLL = 1.0
 
@@ -178,7 +190,8 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
     """The module's work; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
     del diff
     try:
-        return apply_component(params, check_mode, cluster or Cluster(params.get("kubeconfig"), params.get("context")))
+        cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
+        return preflight(params, cluster) if params.get("preflight") else apply_component(params, check_mode, cluster)
     except ClusterError as e:
         return {"failed": True, "msg": str(e), "changed": False}
     except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
@@ -187,27 +200,18 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
                 "msg": f"{params['component']}: the cluster of {where} did not answer as expected: {message(e)}"}
 
 
-def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
+def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at: list[dict], recorded: list[dict]):
+    """Refuse others' objects among ``looked_at`` (unless adopt) and CRDs this run would delete while they hold
+    others' custom resources (unless allow_disruptive). Returns (the objects read, by key; the objects to
+    prune with their live state; CRD name -> others' custom resources it holds)."""
     component = params["component"]
-    objects = [(item, load(item)) for item in params["objects"]]
-    base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
-    current = [plan_apply.ref(obj) for _, obj in objects]
-    record_ref = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": plan_apply.RECORD_NAMESPACE,
-                  "name": plan_apply.record_name(component)}
-    record_live = cluster.get(record_ref)
-    recorded = plan_apply.read_record(record_live)
-    result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
-    manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
-    answered = {}                        # the apply's own answer per object: the first look of every wait
-
-    # Read-only checks first: nothing is changed when one of them refuses.
-    befores = {plan_apply.ref_key(r): cluster.get(r) for r in current}
-    foreign = [(r, befores[plan_apply.ref_key(r)]) for r in current
+    befores = {plan_apply.ref_key(r): cluster.get(r) for r in looked_at}
+    foreign = [(r, befores[plan_apply.ref_key(r)]) for r in looked_at
                if befores[plan_apply.ref_key(r)] is not None and not plan_apply.ours(befores[plan_apply.ref_key(r)])]
     if foreign and not params["adopt"]:
         raise ApplyError(plan_apply.foreign_refusal(component, foreign))
     pruned = [(r, cluster.get(r)) for r in plan_apply.to_prune(recorded, current)] if params["prune"] else []
-    held = {}                            # CRD name -> the custom resources of others it holds
+    held = {}
     for r, live in pruned:
         if r["kind"] == "CustomResourceDefinition" and plan_apply.owned_by_us(live, component):
             api_version, kind = plan_apply.crd_kind(live)
@@ -218,6 +222,39 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                 held[r["name"]] = others
     if held and not params["allow_disruptive"]:
         raise ApplyError(plan_apply.crd_refusal(component, held))
+    return befores, pruned, held
+
+
+def preflight(params: dict, cluster: Cluster) -> dict:
+    """check_owners from the objects' identities alone; only objects the record does not list are looked at
+    (what the record lists this project applied, so a no-op re-run reads nothing but the record)."""
+    current = [plan_apply.ref(kube.as_object(item)) for item in params["objects"]]
+    recorded = plan_apply.read_record(cluster.get(record_ref(params["component"])))
+    known = {plan_apply.ref_key(r) for r in recorded}
+    new = [r for r in current if plan_apply.ref_key(r) not in known]
+    check_owners(params, cluster, current, new, recorded)
+    return {"changed": False, "created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [],
+            "waited": [], "checked": len(new)}
+
+
+def record_ref(component: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "namespace": plan_apply.RECORD_NAMESPACE,
+            "name": plan_apply.record_name(component)}
+
+
+def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
+    component = params["component"]
+    objects = [(item, load(item)) for item in params["objects"]]
+    base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
+    current = [plan_apply.ref(obj) for _, obj in objects]
+    record_live = cluster.get(record_ref(component))
+    recorded = plan_apply.read_record(record_live)
+    result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
+    manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
+    answered = {}                        # the apply's own answer per object: the first look of every wait
+
+    # Read-only checks first: nothing is changed when one of them refuses.
+    befores, pruned, held = check_owners(params, cluster, current, current, recorded)
 
     def write_record(refs) -> None:
         nonlocal record_live

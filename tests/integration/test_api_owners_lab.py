@@ -47,6 +47,7 @@ def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook
     before = flannel_daemonset(lab)["metadata"]["generation"]
     refused = run(run_playbook, lab, tmp_path)
     assert refused.rc != 0
+    assert refused.changed_hosts() == []                       # refused in the validation phase: no host touched
     said = refused.failed_messages()
     assert "flannel: 6 object(s) of the same kind and name already exist and were not installed by this project:" \
         in said, said
@@ -73,7 +74,7 @@ def test_switching_metallb_off_keeps_a_pool_someone_else_made_unless_disruption_
         "MetalLB is not installed (the test before converges the cluster)"
     lab.kubectl("apply", "-f", "-", data=USERS_POOL)
     refused = run(run_playbook, lab, tmp_path, metallb_enabled=False)
-    assert refused.rc != 0
+    assert refused.rc != 0 and refused.changed_hosts() == []
     said = refused.failed_messages()
     assert ("metallb: switching it off deletes its CRDs, and with them custom resources this project did not "
             "create: CRD ipaddresspools.metallb.io holds IPAddressPool metallb-system/users-pool. Nothing was "

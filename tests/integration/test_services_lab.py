@@ -48,10 +48,11 @@ def test_dns_example_renders_one_service_with_udp_and_tcp_on_the_same_nodeport(c
     assert again.changed_hosts() == []
 
 
-def test_the_same_nodeport_twice_on_udp_is_refused_naming_both_entries(lab, run_playbook, tmp_path):
+def test_the_same_nodeport_in_two_services_is_refused_naming_both_entries(lab, run_playbook, tmp_path):
     result = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path, [DNS, SYSLOG_ON_30053_UDP]))
     assert result.rc != 0
-    assert ("k8s_exposed_services[1].ports[0].node_port = 30053: 30053/UDP is also "
-            "k8s_exposed_services[0].ports[0].node_port (kube-system/coredns-np)") in result.failed_messages()
+    assert ("k8s_exposed_services[1].ports[0].node_port = 30053: 30053 is also "
+            "k8s_exposed_services[0].ports[0].node_port (kube-system/coredns-np): the API gives a NodePort number "
+            "to one Service, whatever the protocol") in result.failed_messages()
     assert result.changed_hosts() == []
     assert not (tmp_path / "rendered").exists()

@@ -117,7 +117,7 @@ def items(tmp_path, objects):
 def params(tmp_path, objects, **more):
     return {"component": "metallb", "objects": items(tmp_path, objects), "kubeconfig": None, "context": None,
             "wait_timeout": 5, "prune": True, "field_manager": "k8snet", "force_conflicts": True, "adopt": False,
-            "allow_disruptive": False, **more}
+            "allow_disruptive": False, "preflight": False, **more}
 
 
 @pytest.fixture(autouse=True)
@@ -320,3 +320,24 @@ def test_switching_off_an_add_on_keeps_crds_that_hold_others_resources_unless_di
         "delete IPAddressPool demo/lab", "delete CustomResourceDefinition configurationstates.metallb.io",
         "delete IPAddressPool demo/users-own", "delete CustomResourceDefinition ipaddresspools.metallb.io",
         "delete Namespace demo"]
+
+
+def preflight_params(objects, **more):
+    """What the validation phase passes: the objects' identities only (k8s_manifests' summaries, no file)."""
+    return {"component": "metallb", "kubeconfig": None, "context": None, "wait_timeout": 5, "prune": True,
+            "field_manager": "k8snet", "force_conflicts": True, "adopt": False, "allow_disruptive": False,
+            **more, "preflight": True,
+            "objects": [{**apply.ref(o), "file": "/nonexistent", "custom": False} for o in objects]}
+
+
+def test_preflight_refuses_others_objects_before_anything_and_reads_only_what_the_record_does_not_list(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(params(tmp_path, [BASE[0]]), cluster=cluster)
+    kubectl_applied(cluster, BASE[2])
+    cluster.requests.clear()
+    refused = k8s_apply.run(preflight_params([BASE[0], BASE[2]]), cluster=cluster)
+    assert refused["failed"] and "Deployment demo/controller (installed by kubectl-client-side-apply)" in refused["msg"]
+    assert cluster.requests == []
+    fine = k8s_apply.run(preflight_params([BASE[0]]), cluster=cluster)
+    assert not fine.get("failed") and fine["checked"] == 0          # the namespace is in the record: not read
+    assert k8s_apply.run(preflight_params([BASE[0], BASE[2]], adopt=True), cluster=cluster)["checked"] == 1
