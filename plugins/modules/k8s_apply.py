@@ -77,8 +77,8 @@ options:
   preflight:
     description:
       - Only the read-only checks (other owners' objects among those the record does not list yet, CRDs that
-        hold others' custom resources), from the objects' identities (C(file) is not read), and no change:
-        the validation phase runs this before any host is changed.
+        hold others' custom resources), from the objects' identities (C(file) is not read), changing nothing.
+        The validation phase runs this before any host is changed.
     type: bool
     default: false
 attributes:
