@@ -258,6 +258,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
 
     def write_record(refs) -> None:
         nonlocal record_live
+        if not refs and record_live is None:             # nothing applied, nothing to remember (an add-on off)
+            return
         wanted = plan_apply.record_configmap(component, refs)
         if not plan_apply.record_holds(record_live, wanted):
             record_live = cluster.apply(wanted, manager, force, False)

@@ -341,3 +341,10 @@ def test_preflight_refuses_others_objects_before_anything_and_reads_only_what_th
     fine = k8s_apply.run(preflight_params([BASE[0]]), cluster=cluster)
     assert not fine.get("failed") and fine["checked"] == 0          # the namespace is in the record: not read
     assert k8s_apply.run(preflight_params([BASE[0], BASE[2]], adopt=True), cluster=cluster)["checked"] == 1
+
+
+def test_an_add_on_that_is_off_and_never_applied_leaves_no_record(tmp_path):
+    cluster = FakeCluster()
+    result = k8s_apply.run(params(tmp_path, []), cluster=cluster)
+    assert not result.get("failed") and cluster.requests == []
+    assert not [k for k in cluster.store if k[1] == "ConfigMap"]
