@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 
+import yaml
+
 from .kube import node_addresses, node_names
 from .problems import Problems
 
@@ -50,8 +52,6 @@ def component_flags(pods: list[dict], component: str) -> dict[str, str] | None:
 
 def kube_proxy_mode(kube_proxy: list[dict]) -> tuple[str, bool | None]:
     """(mode, ipvs.strictARP) from ConfigMap kube-system/kube-proxy; mode "" is iptables (Linux default)."""
-    import yaml  # the controller's Python has it (ansible-core needs it)
-
     if not kube_proxy:
         return "unknown", None
     text = (kube_proxy[0].get("data") or {}).get("config.conf") or "{}"
@@ -105,16 +105,21 @@ class _Checker:
                                     f"the cluster's pod network is {manager['cluster-cidr']} (kube-controller-manager "
                                     "--cluster-cidr); flannel would route another network than the Nodes' subnets",
                                     f"set k8s_pod_cidr: {manager['cluster-cidr']}")
-        masks = {"ipv4": manager.get("node-cidr-mask-size-ipv4") or manager.get("node-cidr-mask-size"),
-                 "ipv6": manager.get("node-cidr-mask-size-ipv6")} if manager is not None else {}
+        # --node-cidr-mask-size is the single-stack flag (of whichever family); dual-stack uses the -ipv4/-ipv6 ones.
+        single = manager.get("node-cidr-mask-size") if manager is not None and len(planned) == 1 else None
+        masks = {"ipv4": manager.get("node-cidr-mask-size-ipv4") or (single if "ipv4" in planned else None),
+                 "ipv6": manager.get("node-cidr-mask-size-ipv6") or (single if "ipv6" in planned else None)} \
+            if manager is not None else {}
         for family, variable in (("ipv4", "k8s_node_pod_prefix"), ("ipv6", "k8s_node_pod_prefix_ipv6")):
             if family not in planned or manager is None:
                 continue
             theirs = int(masks.get(family) or DEFAULT_NODE_CIDR_MASK[family])
             ours = cluster["node_pod_prefix"][family]
             if theirs != ours:
-                self.problems.error(variable, ours, f"kube-controller-manager gives each Node a /{theirs} "
-                                    f"(--node-cidr-mask-size{'-ipv6' if family == 'ipv6' else ''})",
+                # the flag that decides (set, or at its default): single-stack one, else the family's own
+                flag = "node-cidr-mask-size" if len(planned) == 1 and not manager.get(f"node-cidr-mask-size-{family}") \
+                    else f"node-cidr-mask-size-{family}"
+                self.problems.error(variable, ours, f"kube-controller-manager gives each Node a /{theirs} (--{flag})",
                                     f"set {variable}: {theirs}")
         for host, node in sorted(nodes.items()):
             spec = node.get("spec") or {}

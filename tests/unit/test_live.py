@@ -153,3 +153,13 @@ def test_a_fixed_ingress_nodeport_another_service_holds_on_any_protocol_is_refus
                             "kube-system/dns-np (the API allocates a NodePort number once, whatever the protocol)")
     dns["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "k8snet"}        # ours: a re-run
     assert errors(plan, cluster(services=[dns])) == []
+
+
+def test_the_single_stack_mask_flag_is_read_for_an_ipv6_only_cluster():
+    plan = make_plan(cluster={"pod_cidr": {"ipv4": None, "ipv6": "fd00:10:244::/56"}})
+    nodes = [node(k, pod_cidr=f"fd00:10:244:{k}::/64") for k in (1, 2, 3)]
+    pods = [KUBEADM[0], static_pod("kube-controller-manager", "--allocate-node-cidrs=true",
+                                   "--cluster-cidr=fd00:10:244::/56", "--node-cidr-mask-size=80")]
+    found = [e for e in errors(plan, cluster(nodes=nodes, control_plane_pods=pods)) if "prefix" in e]
+    assert found == ["k8s_node_pod_prefix_ipv6 = 64: kube-controller-manager gives each Node a /80 "
+                     "(--node-cidr-mask-size). Fix: set k8s_node_pod_prefix_ipv6: 80"]
