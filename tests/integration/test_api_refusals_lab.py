@@ -84,7 +84,8 @@ def test_a_host_that_is_no_node_of_the_cluster(day0, run_playbook, tmp_path):
      "k8s_pod_cidr = 10.85.0.0/16: the cluster's pod network is 10.244.0.0/16 (kube-controller-manager "
      "--cluster-cidr)"),
     ({"k8s_node_pod_prefix": 25},
-     "k8s_node_pod_prefix = 25: kube-controller-manager gives each Node a /24 (--node-cidr-mask-size)"),
+     # kubeadm sets --node-cidr-mask-size-ipv4 or leaves --node-cidr-mask-size at its default, by release
+     "k8s_node_pod_prefix = 25: kube-controller-manager gives each Node a /24 (--node-cidr-mask-size"),
     ({"k8s_service_cidr": "10.100.0.0/16"},
      "k8s_service_cidr = 10.100.0.0/16: kube-apiserver serves ClusterIPs from 10.96.0.0/12"),
     ({"k8s_nodeport_range": "30000-31000"},
