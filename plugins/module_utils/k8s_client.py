@@ -36,6 +36,16 @@ def message(error: Exception) -> str:
     return str(error)
 
 
+def failure(subject: str, kubeconfig: str | None, error: Exception) -> dict:
+    """A module result for a request that failed: our own refusal as it is, the client's errors (connection
+    refused, TLS, auth) as what the cluster of that kubeconfig answered."""
+    if isinstance(error, ClusterError):
+        return {"failed": True, "changed": False, "msg": str(error)}
+    where = kubeconfig or "the default kubeconfig"
+    return {"failed": True, "changed": False,
+            "msg": f"{subject}: the cluster of {where} did not answer as expected: {message(error)}"}
+
+
 class Cluster:
     """One connection to the cluster of a kubeconfig (the client's defaults when it is empty)."""
 

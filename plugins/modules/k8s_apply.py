@@ -140,10 +140,10 @@ checked:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils import apply as plan_apply
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, message
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, failure, message
 
 ARGUMENT_SPEC = {
     "component": {"type": "str", "required": True},
@@ -192,12 +192,8 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
         return preflight(params, cluster) if params.get("preflight") else apply_component(params, check_mode, cluster)
-    except ClusterError as e:
-        return {"failed": True, "msg": str(e), "changed": False}
-    except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
-        where = params.get("kubeconfig") or "the default kubeconfig"
-        return {"failed": True, "changed": False,
-                "msg": f"{params['component']}: the cluster of {where} did not answer as expected: {message(e)}"}
+    except Exception as e:
+        return failure(params["component"], params.get("kubeconfig"), e)
 
 
 def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at: list[dict], recorded: list[dict]):
@@ -334,11 +330,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module.params, check_mode=module.check_mode)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

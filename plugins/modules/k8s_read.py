@@ -81,8 +81,8 @@ resources:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, message
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, failure
 
 ARGUMENT_SPEC = {
     "api_version": {"type": "str", "default": "v1"},
@@ -107,21 +107,13 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
         found = cluster.find(params["api_version"], params["kind"], namespace=params.get("namespace"),
                              name=params.get("name"), label_selectors=params["label_selectors"],
                              field_selectors=params["field_selectors"])
-    except ClusterError as e:
-        return {"failed": True, "changed": False, "msg": str(e)}
-    except Exception as e:  # the client's own errors (connection refused, TLS, auth), as a message
-        where = params.get("kubeconfig") or "the default kubeconfig"
-        return {"failed": True, "changed": False,
-                "msg": f"reading {what}: the cluster of {where} did not answer as expected: {message(e)}"}
+    except Exception as e:
+        return failure(f"reading {what}", params.get("kubeconfig"), e)
     return {"changed": False, "resources": found}
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module.params, check_mode=module.check_mode)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import bench_site  # the one timed ansible-playbook runner of the benchmarks (this script's own directory)
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 from k8snet_lab import cluster, state, util
 
-LAB = [sys.executable, str(ROOT / "tools/lab.py")]
+LAB = bench_site.LAB
 INVENTORY = "/var/lib/k8snet-lab/inventory"
 FIRST_TARGET, NOOP_TARGET = 1.5, 2.0
 CONTROLLERS = (("kube-flannel", "daemonset/kube-flannel-ds"), ("metallb-system", "deployment/controller"),
@@ -42,15 +43,7 @@ LABELLED = "daemonsets,deployments,services,configmaps,serviceaccounts,namespace
 
 
 def playbook(path: str, *args: str) -> tuple[float, dict]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    start = time.perf_counter()
-    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, path, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
-    took = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{path} {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return took, json.loads(proc.stdout)["stats"]
+    return bench_site.run(path, INVENTORY, *args)
 
 
 def fresh_cluster() -> None:

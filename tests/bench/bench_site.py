@@ -21,15 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(ROOT / "tools/lab.py")]
 
 
-def run(playbook: str, inventory: str, render_dir: str) -> tuple[float, dict]:
+def run(playbook: str, inventory: str, *args: str) -> tuple[float, dict]:
+    """(seconds, stats) of ansible-playbook with the repository's ansible.cfg; exits naming the playbook on failure
+    (bench_api.py times its runs with this too)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
-    proc = subprocess.run(["ansible-playbook", "-i", inventory, playbook, "-e", f"k8s_render_dir={render_dir}"],
+    proc = subprocess.run(["ansible-playbook", "-i", inventory, playbook, *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"{playbook} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        sys.exit(f"{playbook} {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return took, json.loads(proc.stdout)["stats"]
 
 
@@ -42,13 +44,13 @@ def main() -> int:
     inventory = "/var/lib/k8snet-lab/inventory"
     try:
         with tempfile.TemporaryDirectory(prefix="k8snet-bench-") as render:
-            first, _ = run("site.yml", inventory, render)
+            first, _ = run("site.yml", inventory, "-e", f"k8s_render_dir={render}")
             sites, floors = [], []
             for _ in range(args.repeat):
-                took, stats = run("site.yml", inventory, render)
+                took, stats = run("site.yml", inventory, "-e", f"k8s_render_dir={render}")
                 changed = sum(stats[h]["changed"] for h in stats)
                 sites.append(took)
-                floors.append(run("tests/bench/floor.yml", inventory, render)[0])
+                floors.append(run("tests/bench/floor.yml", inventory, "-e", f"k8s_render_dir={render}")[0])
             print(f"site.yml on {args.nodes} lab nodes: first run {first:.1f} s")
             print(f"site.yml no-op re-run: best {min(sites):.1f} s (changed={changed} on the last one)")
             print(f"Ansible floor (network facts + one module per host): best {min(floors):.1f} s")
