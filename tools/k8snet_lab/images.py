@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import tarfile
 import tempfile
 import time
@@ -47,6 +48,21 @@ SKELETON = {
 }
 
 
+# capability numbers of linux/capability.h that images name
+CAPABILITIES = {"net_bind_service": 10, "net_admin": 12, "net_raw": 13}
+VFS_CAP_REVISION_2, VFS_CAP_FLAGS_EFFECTIVE = 0x02000000, 0x000001
+
+
+def file_capability(names: tuple[str, ...]) -> bytes:
+    """The security.capability xattr value (vfs_cap_data revision 2) for names=+ep."""
+    bits = 0
+    for name in names:
+        if name not in CAPABILITIES:
+            raise LabError(f"unknown capability {name!r} (known: {', '.join(CAPABILITIES)})")
+        bits |= 1 << CAPABILITIES[name]
+    return struct.pack("<5I", VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, bits & 0xFFFFFFFF, 0, bits >> 32, 0)
+
+
 def key_of(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -76,8 +92,12 @@ def base_layer() -> Path:
     return final
 
 
-def files_layer(path: Path, files: dict[str, Path], skeleton: bool) -> Path:
-    """A layer with the image's own files (mode 0755), owned by root, timestamps 0 (reproducible)."""
+def files_layer(path: Path, files: dict[str, Path], skeleton: bool,
+                capabilities: dict[str, tuple[str, ...]] | None = None) -> Path:
+    """A layer with the image's own files (mode 0755), owned by root, timestamps 0 (reproducible).
+
+    capabilities: file capabilities as PAX xattr records (SCHILY.xattr.security.capability),
+    which containerd sets when it unpacks the layer."""
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         dirs = {"tmp"} | {str(Path(p.lstrip("/")).parent) for p in files} - {"."}
         if skeleton:
@@ -95,6 +115,9 @@ def files_layer(path: Path, files: dict[str, Path], skeleton: bool) -> Path:
         for dest, src in sorted(files.items()):
             info = tarfile.TarInfo(dest.lstrip("/"))
             info.size, info.mode = src.stat().st_size, 0o755
+            if dest in (capabilities or {}):
+                value = file_capability(capabilities[dest]).decode("utf-8", "surrogateescape")
+                info.pax_headers = {"SCHILY.xattr.security.capability": value}
             with open(src, "rb") as f:
                 tar.addfile(info, f)
     return path
@@ -122,7 +145,7 @@ def image_key(image: Image, build_dirs: dict[str, Path]) -> str:
     files = {dest: src.parent.name + "/" + src.name for dest, src in sources(image, build_dirs).items()}
     base = key_of(IMAGE_BASE) if image.base == "debian" else None
     return key_of({"image": image.reference, "files": files, "entrypoint": image.entrypoint, "cmd": image.cmd,
-                   "base": base, "recipe": RECIPE})
+                   "base": base, "recipe": RECIPE, **({"caps": image.capabilities} if image.capabilities else {})})
 
 
 def crane(crane_bin: Path, *args: str, check: bool = True, timeout: float = 600):
@@ -160,7 +183,8 @@ def build_image(crane_bin: Path, image: Image, ref: str, key: str, build_dirs: d
     work = Path(tempfile.mkdtemp(prefix="image-", dir=CACHE_DIR))
     try:
         layers = [base_layer()] if image.base == "debian" else []
-        layers.append(files_layer(work / "files.tar", sources(image, build_dirs), skeleton=image.base != "debian"))
+        layers.append(files_layer(work / "files.tar", sources(image, build_dirs), skeleton=image.base != "debian",
+                                  capabilities=image.capabilities))
         argv = ["append", "--oci-empty-base", "-t", ref]
         for layer in layers:
             argv += ["-f", str(layer)]

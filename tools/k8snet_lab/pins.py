@@ -31,6 +31,9 @@ KUBERNETES_ENV = "K8SNET_LAB_KUBERNETES"
 # Kubernetes module (its test/images/agnhost/VERSION).
 AGNHOST = "2.66.1"
 
+# The lab's own module standing in for F5 NGINX Ingress Controller (tools/k8snet_lab/stubs/nginx-ingress)
+STANDIN_INGRESS = "k8snet.lab/standin/nginx-ingress"
+
 
 @dataclass(frozen=True)
 class GoBuild:
@@ -84,6 +87,8 @@ class Image:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     base: str = "scratch"                        # scratch | debian (the tools rootfs of images.py)
+    # file capabilities (security.capability), path -> capability names, e.g. ("net_bind_service",)
+    capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""                             # what it is built from, as a label
     note: str = ""
 
@@ -139,6 +144,10 @@ def pins(minor: str | None = None) -> Pins:
                 {"flannel": "plugins/meta/flannel"},
                 note="stand-in for ghcr.io/flannel-io/flannel-cni-plugin (module not served)"),
         GoBuild("metallb", "go.universe.tf/metallb", "v0.16.1", {"controller": "controller", "speaker": "speaker"}),
+        # github.com/nginx/kubernetes-ingress is not served by the Go module proxy here either
+        GoBuild("nginx-ingress", STANDIN_INGRESS, "v0.0.0", {"nginx-ingress": ""},
+                stubs={STANDIN_INGRESS: "nginx-ingress"},
+                note="stand-in for nginx/nginx-ingress (module not served): stubs/nginx-ingress"),
         GoBuild("crane", "github.com/google/go-containerregistry", "v0.22.1", {"crane": "cmd/crane"}),
         GoBuild("registry", "github.com/distribution/distribution/v3", "v3.1.2", {"registry": "cmd/registry"},
                 ldflags=("-X github.com/distribution/distribution/v3/version.version=v3.1.2",)),
@@ -164,6 +173,10 @@ def pins(minor: str | None = None) -> Pins:
               source="go.universe.tf/metallb@v0.16.1"),
         Image("quay.io/metallb/speaker:v0.16.1", {"/speaker": "metallb:speaker"}, ("/speaker",),
               source="go.universe.tf/metallb@v0.16.1"),
+        # user 101 binds port 80 through a file capability, as the upstream image's nginx does
+        Image("nginx/nginx-ingress:5.5.4", {"/nginx-ingress": "nginx-ingress:nginx-ingress"}, ("/nginx-ingress",),
+              capabilities={"/nginx-ingress": ("net_bind_service",)}, source="tools/k8snet_lab/stubs/nginx-ingress",
+              note="stand-in: github.com/nginx/kubernetes-ingress is not served by the module proxy"),
         Image(f"registry.k8s.io/e2e-test-images/agnhost:{AGNHOST}", {"/agnhost": "agnhost:agnhost"}, ("/agnhost",),
               cmd=("pause",), base="debian", source=f"k8s.io/kubernetes@{newest} test/images/agnhost"),
     ]
