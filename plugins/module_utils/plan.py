@@ -523,6 +523,15 @@ class PlanBuilder:
         if s["ingress_external_traffic_policy"] not in ("Local", "Cluster"):
             self.problems.error("ingress_external_traffic_policy", s["ingress_external_traffic_policy"],
                                 "is not Local or Cluster", "use Local (keeps client IPs) or Cluster")
+        if (s["ingress_exposure"] == "nodeport" and s["ingress_kind"] == "deployment"
+                and s["ingress_external_traffic_policy"] == "Local"):
+            self.problems.warning("ingress_external_traffic_policy", "Local",
+                                  "with ingress_exposure nodeport and ingress_kind deployment only the nodes that run "
+                                  "a controller pod answer on the NodePorts (the others drop the connection), while "
+                                  "Ingress status lists every node",
+                                  "set ingress_kind: daemonset (every node answers, client IPs kept), or "
+                                  "ingress_external_traffic_policy: Cluster (every node forwards, client IPs hidden), "
+                                  "or health-check the NodePort in the external load balancer")
         lb_ip = s["ingress_lb_ip"]
         if lb_ip is not None:
             try:

@@ -2,8 +2,8 @@
 """Benchmark: api mode on the lab cluster against what a careful operator would type by hand.
 
 1. The floor of a first install: on a day-0 lab cluster (3 nodes, images not yet pulled),
-   `kubectl apply --server-side` of the very files render mode writes for it (flannel, then
-   MetalLB), `kubectl rollout status` of the same controllers, then MetalLB's pool and
+   `kubectl apply --server-side` of the very files render mode writes for it (flannel,
+   MetalLB, the ingress controller), `kubectl rollout status` of the same controllers, then MetalLB's pool and
    advertisement, retried until its webhook takes them. Only the kubectl steps are timed.
 2. site.yml in api mode on another day-0 cluster of the same shape (`--skip-tags verify`; the
    validation, node facts, underlay probes and node preparation are included: they are the
@@ -37,9 +37,10 @@ LAB = bench_site.LAB
 INVENTORY = "/var/lib/k8snet-lab/inventory"
 FIRST_TARGET, NOOP_TARGET = 1.5, 2.0
 CONTROLLERS = (("kube-flannel", "daemonset/kube-flannel-ds"), ("metallb-system", "deployment/controller"),
-               ("metallb-system", "daemonset/speaker"))
+               ("metallb-system", "daemonset/speaker"), ("nginx-ingress", "deployment/nginx-ingress"))
 LABELLED = "daemonsets,deployments,services,configmaps,serviceaccounts,namespaces,clusterroles," \
-           "clusterrolebindings,customresourcedefinitions,ipaddresspools.metallb.io,l2advertisements.metallb.io"
+           "clusterrolebindings,customresourcedefinitions,ipaddresspools.metallb.io,l2advertisements.metallb.io," \
+           "ingressclasses"
 
 
 def playbook(path: str, *args: str) -> tuple[float, dict]:
@@ -60,7 +61,8 @@ def floor_install(rendered: Path) -> float:
     metallb = sorted(rendered.glob("metallb/*.yaml"))
     custom = [p for p in metallb if p.name.startswith("90-")]           # pools and advertisements
     start = time.perf_counter()
-    for files in (sorted(rendered.glob("flannel/*.yaml")), [p for p in metallb if p not in custom]):
+    for files in (sorted(rendered.glob("flannel/*.yaml")), [p for p in metallb if p not in custom],
+                  sorted(rendered.glob("ingress/*.yaml"))):
         done = kubectl("apply", "--server-side", *(f"-f={p}" for p in files))
         if done.returncode != 0:
             sys.exit(f"kubectl apply failed: {done.stderr}")

@@ -98,6 +98,13 @@ def plan_lines(result: PlaybookResult) -> list[str]:
     return next(iter(shown.values()))["msg"]
 
 
+def traffic_lines(result: PlaybookResult) -> list[str]:
+    """The lines verify printed under "Show the four kinds of traffic" (kind, PASS/FAIL, evidence)."""
+    shown = task_results(result, "Show the four kinds of traffic")
+    assert shown, "verify printed no table"
+    return next(iter(shown.values()))["msg"]
+
+
 def diff_lines(result: PlaybookResult) -> list[str]:
     """The lines the run printed under "What differs from the last applied plan"."""
     shown = task_results(result, "What differs from the last applied plan")

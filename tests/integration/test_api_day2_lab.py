@@ -31,6 +31,9 @@ def cluster(lab_manager):
 def run(run_playbook, lab, tmp_path, pools, check=False, **extravars):
     return run_playbook("site.yml", lab.inventory, skip_tags="verify", check=check, diff=check,
                         extravars={"k8s_render_dir": str(tmp_path / "staging"), "metallb_pools": pools,
+                                   # the ingress controller's Service would take a pool address too
+                                   # (test_api_exposure_lab.py covers it): dns-lb holds the pool's first
+                                   "ingress_enabled": False,
                                    "k8s_exposed_services": [DNS_LB], **extravars})
 
 

@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from k8snet_lab.pins import AGNHOST  # importable: conftest imports harness, which puts tools/ on the path
 
 from tests.integration.harness import lab_tool, wait_until
-from tests.integration.renders import applied, task_results
+from tests.integration.renders import applied, traffic_lines
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -100,12 +101,6 @@ def live_objects(lab) -> dict[str, tuple]:
             (i["metadata"].get("generation"), ours(i["metadata"])) for i in items}
 
 
-def traffic_lines(result) -> list[str]:
-    shown = task_results(result, "Show the four kinds of traffic")
-    assert shown, "verify printed no table"
-    return next(iter(shown.values()))["msg"]
-
-
 def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster, run_playbook, tmp_path):
     lab = spent_cluster("vagrant")
     dry = run_playbook("site.yml", lab.inventory, check=True, extravars={"k8s_render_dir": str(tmp_path / "staging")})
@@ -125,6 +120,10 @@ def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster
     for kind in KINDS:
         line = next(line for line in lines if line.startswith(kind))
         assert " PASS " in line, line
+    # the Ingress by Host header, through the controller's MetalLB address it reported on the Ingress
+    external = " ".join(next(line for line in lines if line.startswith("external-to-service")).split())
+    reached = r"Ingress http://192\.168\.56\.24\d/ with Host verify\.k8snet\.test: ok \(200 verify-"
+    assert re.search(reached, external), external
     before = live_objects(lab)
     assert all(writes for _, writes in before.values()), "k8snet's field manager is missing from the objects read"
     again = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})

@@ -18,7 +18,8 @@ import re
 import pytest
 
 from tests.integration.harness import lab_tool
-from tests.integration.test_api_lab import KINDS, published_ips, traffic_lines
+from tests.integration.renders import traffic_lines
+from tests.integration.test_api_lab import KINDS, published_ips
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 

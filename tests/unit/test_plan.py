@@ -412,6 +412,20 @@ def test_ingress_nginx_warns_retirement():
     assert any("retired" in w.why and "ingress_controller: nginx" in w.fix for w in problems.warnings)
 
 
+@pytest.mark.parametrize("extra, warned", [
+    ({}, True),                                                    # one controller pod: one node answers
+    ({"ingress_kind": "daemonset"}, False),                        # a pod on every node
+    ({"ingress_external_traffic_policy": "Cluster"}, False),       # every node forwards
+])
+def test_nodeport_ingress_with_local_policy_on_a_deployment_warns_that_most_nodes_drop(extra, warned):
+    _, problems = build_plan(lab_inputs(ingress_exposure="nodeport", **extra))
+    said = [w for w in problems.warnings if w.variable == "ingress_external_traffic_policy"]
+    assert bool(said) is warned, said
+    if warned:
+        assert "only the nodes that run a controller pod answer" in said[0].why
+        assert "ingress_kind: daemonset" in said[0].fix and "ingress_external_traffic_policy: Cluster" in said[0].fix
+
+
 def test_inputs_are_not_modified():
     inputs = pools(["192.168.56.240/30"])
     before = copy.deepcopy(inputs)
