@@ -120,3 +120,28 @@ def test_each_ingress_exposure_is_reached_from_the_client_and_back(cluster, run_
     assert live["workloads"] == {"Deployment": False}, live
     assert live["services"]["nginx-ingress"]["type"] == "LoadBalancer", live
     assert reached(back) == {"192.168.56.249"}
+
+
+def test_a_controller_setting_change_returns_only_when_the_new_pods_are_ready(cluster, run_playbook, tmp_path):
+    """`ingress_custom_resources: false` changes the controller's args: when the run returns, the
+    Deployment has rolled out (observedGeneration caught up, every replica updated and Ready) and
+    every controller pod left runs the new args; the pod from before is gone or terminating."""
+    lab = cluster
+    old = {p["metadata"]["uid"] for p in lab.kube_json("-n", "nginx-ingress", "get", "pods")["items"]}
+    changed = run_playbook("site.yml", lab.inventory, skip_tags="verify",
+                           extravars={"k8s_render_dir": str(tmp_path / "staging"),
+                                      "ingress_lb_ip": "192.168.56.249", "ingress_custom_resources": False})
+    assert changed.rc == 0, changed.failed_messages() or changed.stdout[-4000:]
+    deployment = lab.kube_json("-n", "nginx-ingress", "get", "deployment", "nginx-ingress")
+    status, wanted = deployment["status"], deployment["spec"]["replicas"]
+    assert status["observedGeneration"] == deployment["metadata"]["generation"], status
+    assert status.get("updatedReplicas") == status.get("readyReplicas") == wanted, status
+    pods = lab.kube_json("-n", "nginx-ingress", "get", "pods")["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert live and not {p["metadata"]["uid"] for p in live} & old, (old, live)
+    for pod in live:
+        assert "-enable-custom-resources=false" in pod["spec"]["containers"][0]["args"], pod["spec"]
+        ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", (pod["metadata"]["name"], ready)
+    crds = [c["metadata"]["name"] for c in lab.kube_json("get", "crd")["items"]]
+    assert [c for c in crds if c.endswith(".k8s.nginx.org")] == [], crds         # and its CRDs went

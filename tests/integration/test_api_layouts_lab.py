@@ -7,12 +7,16 @@ plan chose, and the traffic passes; the mtu layout is refused before the cluster
   address decides;
 for both, evidence from flanneld: the `public-ip` it writes back on its Node, the VXLAN device's
 underlying link and local address on each node, and verify's four kinds of traffic PASS.
+- multi on day 2: node2 told to use eth2 (`flannel_iface` in its host_vars): only node2's
+  flannel pod is restarted, it publishes and tunnels from its eth2 address, the other nodes'
+  flannel pods stay the same pods, and the four kinds of traffic PASS across the mixed NICs;
 - mtu (node2's NIC at 1400): the probe stops the run; the cluster has no flannel namespace and no
   record of this project afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -58,6 +62,46 @@ def test_flanneld_takes_the_planned_nic_on_every_node(spent_cluster, run_playboo
     assert {node: vxlan_device(lab, node) for node in lab.nodes} == {
         node: ("1", lab.addresses[node], expected[node]) for node in lab.nodes}
     lines = traffic_lines(result)
+    for kind in KINDS:
+        line = next(line for line in lines if line.startswith(kind))
+        assert " PASS " in line, line
+
+
+def flannel_pods(lab) -> dict[str, str]:
+    """node -> UID of the Running flannel pod on it."""
+    pods = lab.kube_json("-n", "kube-flannel", "get", "pods", "--field-selector=status.phase=Running")["items"]
+    return {p["spec"]["nodeName"]: p["metadata"]["uid"] for p in pods}
+
+
+def with_host_vars(lab, directory, host: str, variables: dict):
+    """A copy of the lab's inventory with host_vars for one host (group_vars: the lab's own)."""
+    source = lab.inventory if lab.inventory.is_dir() else lab.inventory.parent
+    directory.mkdir(parents=True)
+    (directory / "hosts.yml").write_text((source / "hosts.yml").read_text())
+    (directory / "group_vars").symlink_to((source / "group_vars").resolve())
+    (directory / "host_vars").mkdir()
+    (directory / "host_vars" / f"{host}.yml").write_text(json.dumps(variables))
+    return directory
+
+
+def test_a_nic_change_on_one_node_restarts_only_that_nodes_flannel_pod(spent_cluster, run_playbook, tmp_path):
+    lab = spent_cluster("multi")
+    staging = {"k8s_render_dir": str(tmp_path / "staging")}
+    first = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
+    assert first.rc == 0, first.failed_messages() or first.stdout[-4000:]
+    before = flannel_pods(lab)
+    assert sorted(before) == lab.nodes, before
+    (eth2,) = [n["address"].split("/")[0] for n in lab.nics("node2") if n["name"] == "eth2"]
+
+    moved = run_playbook("site.yml", with_host_vars(lab, tmp_path / "inventory", "node2", {"flannel_iface": "eth2"}),
+                         extravars=staging)
+    assert moved.rc == 0, moved.failed_messages() or moved.stdout[-4000:]
+    after = flannel_pods(lab)
+    assert {n for n in lab.nodes if after.get(n) != before[n]} == {"node2"}, (before, after)
+    assert published_ips(lab) == {**lab.addresses, "node2": eth2}                 # flanneld's own word
+    assert vxlan_device(lab, "node2") == ("1", eth2, "eth2")
+    assert vxlan_device(lab, "node1") == ("1", lab.addresses["node1"], inventory_nic(lab, "node1"))
+    lines = traffic_lines(moved)
     for kind in KINDS:
         line = next(line for line in lines if line.startswith(kind))
         assert " PASS " in line, line

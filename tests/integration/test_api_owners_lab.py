@@ -32,7 +32,10 @@ def cluster(lab_manager):
 
 def run(run_playbook, lab, tmp_path, **extravars):
     return run_playbook("site.yml", lab.inventory, skip_tags="verify",
-                        extravars={"k8s_render_dir": str(tmp_path / "staging"), **extravars})
+                        # no ingress controller: its LoadBalancer Service would hold a pool address, and
+                        # switching MetalLB off would be refused for that first (the pool guard)
+                        extravars={"k8s_render_dir": str(tmp_path / "staging"), "ingress_enabled": False,
+                                   **extravars})
 
 
 def flannel_daemonset(lab) -> dict:

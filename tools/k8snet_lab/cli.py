@@ -15,7 +15,7 @@ from . import cluster, gobuild, images, pins
 from .constants import BOOT_TIMEOUT, INVENTORY_DIR, LAYOUTS, MAX_CLUSTER_NODES, MAX_NODES, NODE_PATH, NS_CLIENT
 from .layout import client_cidr, inventory_yaml, lab_plan
 from .lifecycle import create, destroy, leftovers, print_status, save_logs, status
-from .nodes import Supervisor, leader_pid, mount_overlay, ssh_argv, start_supervisor, stop_node, wait_ready
+from .nodes import Supervisor, kill_nodes, leader_pid, mount_overlay, ssh_argv, start_supervisor, stop_node, wait_ready
 from .rootfs import ensure_rootfs
 from .state import command_lock, locked_state, node_config, read_state, require_lab
 from .util import LabError, log, require_root, require_tools, run
@@ -31,9 +31,12 @@ def cmd_create(args) -> int:
     kubernetes = pins.kubernetes_minor(args.kubernetes) if args.cluster else None
     if kubernetes and args.nodes > MAX_CLUSTER_NODES:
         raise LabError(f"--cluster takes up to {MAX_CLUSTER_NODES} nodes, not {args.nodes}")
+    if args.joined is not None and not (kubernetes and 1 <= args.joined <= args.nodes):
+        raise LabError(f"--joined takes 1..{args.nodes} with --cluster, not {args.joined}")
     with command_lock():
         try:
-            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout, kubernetes)
+            result = create(args.layout, args.nodes, args.client_ip or [], args.timeout, kubernetes,
+                            joined=args.joined)
         except BaseException as e:
             clean_up_failed_create(e)
             if isinstance(e, LabError | KeyboardInterrupt):
@@ -127,6 +130,30 @@ def cmd_restart(args) -> int:
     return 0
 
 
+def cmd_join(args) -> int:
+    """kubeadm join of a node that `create --cluster --joined N` left out (a node added on day 2)."""
+    require_root()
+    with command_lock():
+        seconds = cluster.join_node(require_lab(), args.node)
+    log(f"{args.node} joined the cluster in {seconds:.1f} s")
+    return 0
+
+
+def cmd_stop(args) -> int:
+    """One node down, files kept: a clean shutdown, or with --kill its PID 1 SIGKILLed (power lost).
+    `restart NODE` boots it again; `destroy` cleans up either way."""
+    require_root()
+    with command_lock():
+        state = require_lab()
+        cfg = node_config(state, args.node)
+        if args.kill:
+            kill_nodes([cfg])
+        else:
+            stop_node(state, args.node)
+    log(f"{args.node} {'killed' if args.kill else 'stopped'}; boot it again with: tools/lab.py restart {args.node}")
+    return 0
+
+
 def cmd_client_ip(args) -> int:
     require_lab()
     cidr = client_cidr(args.address)
@@ -174,8 +201,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/lab.py",
                                 description="The k8snet lab: Debian nodes as systemd-nspawn machines (docs/LAB.md).")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
-                           help="create, destroy, status, kubeconfig, shell, exec, restart, client-ip, "
-                                "inventory, rootfs, build")
+                           help="create, destroy, status, kubeconfig, shell, exec, restart, stop, join, "
+                                "client-ip, inventory, rootfs, build")
 
     def shape(sp):
         sp.add_argument("--nodes", type=int, default=3, help=f"number of nodes, 1..{MAX_NODES} (default 3)")
@@ -189,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
                    help="make it a kubeadm cluster (builds binaries and images from their pinned Go modules)")
     c.add_argument("--kubernetes", metavar="MINOR", choices=sorted(pins.KUBERNETES),
                    help=f"Kubernetes minor (default: ${pins.KUBERNETES_ENV} or {pins.DEFAULT_KUBERNETES})")
+    c.add_argument("--joined", type=int, metavar="N",
+                   help="with --cluster: kubeadm join only the first N nodes; the others wait for `join NODE`")
     c.set_defaults(func=cmd_create)
     sub.add_parser("destroy", help="remove everything the lab made").set_defaults(func=cmd_destroy)
     sub.add_parser("kubeconfig", help="print the path of the cluster's admin kubeconfig").set_defaults(
@@ -207,6 +236,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("node")
     r.add_argument("--timeout", type=float, default=BOOT_TIMEOUT)
     r.set_defaults(func=cmd_restart)
+    j = sub.add_parser("join", help="kubeadm join a node that create --joined left out (day 2)")
+    j.add_argument("node")
+    j.set_defaults(func=cmd_join)
+    st = sub.add_parser("stop", help="take one node down, keeping its files (--kill: as if its power was cut)")
+    st.add_argument("node")
+    st.add_argument("--kill", action="store_true")
+    st.set_defaults(func=cmd_stop)
     ci = sub.add_parser("client-ip", help="add/remove an address of the client namespace")
     ci.add_argument("action", choices=("add", "del"))
     ci.add_argument("address")

@@ -276,8 +276,9 @@ def in_node(node: str, script: str, timeout: float = 600, check: bool = True):
     return run(*argv, timeout=timeout, check=check)
 
 
-def bring_up(pins: Pins, state: dict) -> dict:
-    """kubeadm init on the first node, kubeadm join on the others. Returns timings."""
+def bring_up(pins: Pins, state: dict, joined: int | None = None) -> dict:
+    """kubeadm init on the first node, kubeadm join on the others (only up to `joined` nodes in all:
+    the rest boot and wait for `join_node`, as a node an operator adds on day 2). Returns timings."""
     nodes = list(state["nodes"])
     first = nodes[0]
     address = state["nodes"][first]["address"]
@@ -298,25 +299,45 @@ def bring_up(pins: Pins, state: dict) -> dict:
     KUBECONFIG.chmod(0o600)
     ca_hash = in_node(first, "kubeadm token create --print-join-command").stdout
     ca_hash = re.search(r"--discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})", ca_hash).group(1)
-
-    def join(node: str) -> None:
-        addr = state["nodes"][node]["address"]
-        write_file(node_root(node) / "etc/kubernetes/kubeadm-join.yaml",
-                   kubeadm_join_config(node, addr, f"{address}:6443", token, ca_hash))
-        out = in_node(node, "kubeadm join --config /etc/kubernetes/kubeadm-join.yaml > /var/log/kubeadm-join.log "
-                      "2>&1 || { tail -30 /var/log/kubeadm-join.log; exit 1; }", check=False)
-        if out.returncode != 0:
-            raise LabError(f"kubeadm join failed on {node}:\n{out.stdout}{out.stderr}")
-    if len(nodes) > 1:
-        log(f"kubeadm join on {', '.join(nodes[1:])}")
-        with ThreadPoolExecutor(max_workers=len(nodes) - 1) as pool:
-            list(pool.map(join, nodes[1:]))
-    wait_for(lambda: len(node_objects()) == len(nodes), JOIN_TIMEOUT, "every Node to register", 1.0)
+    join = {"endpoint": f"{address}:6443", "token": token, "ca_hash": ca_hash}
+    members = nodes[:joined] if joined else nodes
+    if len(members) > 1:
+        log(f"kubeadm join on {', '.join(members[1:])}")
+        with ThreadPoolExecutor(max_workers=len(members) - 1) as pool:
+            list(pool.map(lambda node: _join(state, node, join), members[1:]))
+    wait_for(lambda: len(node_objects()) == len(members), JOIN_TIMEOUT, "every Node to register", 1.0)
     timings["registered"] = time.monotonic() - started
     with locked_state() as st:
         st["cluster"] = {"kubernetes": pins.kubernetes, "kubeconfig": str(KUBECONFIG), "network": net,
-                         "timings": timings}
+                         "timings": timings, "join": join}
     return timings
+
+
+def _join(state: dict, node: str, join: dict) -> None:
+    addr = state["nodes"][node]["address"]
+    write_file(node_root(node) / "etc/kubernetes/kubeadm-join.yaml",
+               kubeadm_join_config(node, addr, join["endpoint"], join["token"], join["ca_hash"]))
+    out = in_node(node, "kubeadm join --config /etc/kubernetes/kubeadm-join.yaml > /var/log/kubeadm-join.log "
+                  "2>&1 || { tail -30 /var/log/kubeadm-join.log; exit 1; }", check=False)
+    if out.returncode != 0:
+        raise LabError(f"kubeadm join failed on {node}:\n{out.stdout}{out.stderr}")
+
+
+def join_node(state: dict, node: str) -> float:
+    """kubeadm join of a booted node that is not in the cluster yet (day 2). Returns seconds."""
+    if node not in state["nodes"]:
+        raise LabError(f"no node {node} in this lab ({', '.join(state['nodes'])})")
+    join = (state.get("cluster") or {}).get("join")
+    if not join:
+        raise LabError("this lab is not a cluster (tools/lab.py create --cluster)")
+    names = {n["metadata"]["name"] for n in node_objects()}
+    if node in names:
+        raise LabError(f"{node} is a Node of the cluster already")
+    started = time.monotonic()
+    _join(state, node, join)
+    wait_for(lambda: node in {n["metadata"]["name"] for n in node_objects()}, JOIN_TIMEOUT,
+             f"{node} to register", 1.0)
+    return time.monotonic() - started
 
 
 # ---------------------------------------------------------------- reading the cluster

@@ -58,7 +58,7 @@ from .util import (
 # ---------------------------------------------------------------- create / destroy
 
 def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT,
-           kubernetes: str | None = None) -> dict:
+           kubernetes: str | None = None, *, joined: int | None = None) -> dict:
     """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster."""
     plan = lab_plan(layout, count)
     extra = [client_cidr(a) for a in client_ips]
@@ -111,7 +111,7 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
     result = {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time,
               "images": image_statuses}
     if cluster_pins:
-        result["cluster"] = cluster.bring_up(cluster_pins, read_state())
+        result["cluster"] = cluster.bring_up(cluster_pins, read_state(), joined)
         result["boot_seconds"] = time.monotonic() - started
     return result
 
