@@ -8,8 +8,9 @@ plan chose, and the traffic passes; the mtu layout is refused before the cluster
 for both, evidence from flanneld: the `public-ip` it writes back on its Node, the VXLAN device's
 underlying link and local address on each node, and verify's four kinds of traffic PASS.
 - multi on day 2: node2 told to use eth2 (`flannel_iface` in its host_vars): node2's flannel
-  pod is restarted (today the others too: the common `--iface` goes from the DaemonSet), it publishes and tunnels from its eth2 address, the other nodes'
-  flannel pods stay the same pods, and a pod on node1 reaches one on node2 across the mixed NICs;
+  pod is restarted (today the others too: the common `--iface` goes from the DaemonSet), it
+  publishes and tunnels from its eth2 address, node1 keeps eth1, and a pod on node1 reaches one
+  on node2 across the mixed NICs;
 - mtu (node2's NIC at 1400): the probe stops the run; the cluster has no flannel namespace and no
   record of this project afterwards.
 """
