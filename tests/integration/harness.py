@@ -143,6 +143,12 @@ class Lab:
     def kube_json(self, *args: str) -> dict:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def pods_on(self, namespace: str, node: str) -> dict[str, bool]:
+        """name -> Running with every container ready, for the pods of `namespace` on `node`."""
+        pods = self.kube_json("-n", namespace, "get", "pods", f"--field-selector=spec.nodeName={node}")["items"]
+        return {p["metadata"]["name"]: p["status"]["phase"] == "Running"
+                and all(c.get("ready") for c in p["status"].get("containerStatuses", [])) for p in pods}
+
 
 class LabManager:
     """One lab per test session: created on first use, re-created on a layout change, destroyed at the end.
@@ -173,6 +179,17 @@ class LabManager:
 
 
 SYSCTL_FILE = "/etc/sysctl.d/90-k8snet.conf"
+
+
+def write_inventory(directory: Path, hosts_yml: str, group_vars: Path, host_vars: dict | None = None) -> Path:
+    """An inventory directory: hosts.yml, group_vars linked to `group_vars`, host_vars {host: {var: value}}."""
+    directory.mkdir(parents=True)
+    (directory / "hosts.yml").write_text(hosts_yml)
+    (directory / "group_vars").symlink_to(group_vars.resolve())
+    for host, variables in (host_vars or {}).items():
+        (directory / "host_vars").mkdir(exist_ok=True)
+        (directory / "host_vars" / f"{host}.yml").write_text(json.dumps(variables))
+    return directory
 
 
 def clean_node_state(lab: Lab) -> None:

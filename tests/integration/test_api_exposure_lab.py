@@ -80,7 +80,7 @@ def client_get(lab, address: str) -> str:
 
 def test_each_ingress_exposure_is_reached_from_the_client_and_back(cluster, run_playbook, tmp_path):
     lab = cluster
-    address = {node: lab.addresses[node] for node in lab.nodes}
+    address = lab.addresses                                              # node -> its lab-bridge address
 
     first = converge(run_playbook, lab, tmp_path)
     live = controller(lab)

@@ -49,6 +49,15 @@ def cluster(lab_cluster):
     lab_tool("destroy", check=False)
 
 
+@pytest.fixture
+def empty_home():
+    """A controller's empty home directory; short, as ssh's ControlPath under $HOME/.ansible/cp must fit
+    a Unix socket's 108 bytes (tmp_path is too deep)."""
+    home = Path(tempfile.mkdtemp(prefix="home-", dir="/tmp"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def playbook_argv(inventory: Path, extravars: dict) -> list[str]:
     return [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml",
             "--skip-tags", "verify", "-e", json.dumps(extravars)]
@@ -91,7 +100,7 @@ def pools(lab) -> list[str]:
 
 
 def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_owed_removals(
-        cluster, run_playbook, tmp_path):
+        cluster, run_playbook, tmp_path, empty_home):
     lab = cluster
     first_dir = {"k8s_render_dir": str(tmp_path / "first")}
     first = run_playbook("site.yml", lab.inventory, skip_tags="verify",
@@ -113,8 +122,7 @@ def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_o
     assert rc == -signal.SIGKILL, (rc, output[-3000:])
     assert exists(lab, "-n", "kube-system", "service", "dns-np"), "nothing was owed: the kill came too late"
 
-    # short: ssh's ControlPath under $HOME/.ansible/cp must fit a Unix socket's 108 bytes
-    home = Path(tempfile.mkdtemp(prefix="home-", dir="/tmp"))
+    home = empty_home
     fresh = {"k8s_render_dir": str(tmp_path / "other-controller"), "metallb_pools": [LAB_POOL],
              "k8s_exposed_services": []}
     again = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=fresh,
@@ -126,7 +134,6 @@ def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_o
     speaker = lab.kube_json("-n", "metallb-system", "get", "daemonset", "speaker")["status"]
     assert speaker["numberReady"] == speaker["desiredNumberScheduled"] == len(lab.nodes), speaker
     third = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=fresh, envvars={"HOME": str(home)})
-    shutil.rmtree(home, ignore_errors=True)
     assert third.rc == 0 and third.changed_hosts() == [], third.stats
 
 
@@ -134,11 +141,9 @@ def test_an_api_server_restart_during_the_apply_fails_clearly_or_converges_and_t
         cluster, run_playbook, tmp_path):
     lab = cluster
     staging = {"k8s_render_dir": str(tmp_path / "staging")}
-    started = []
 
     def restart_apiserver(_proc):
         lab.exec("node1", "pkill -x kube-apiserver", timeout=60)          # the kubelet starts it again
-        started.append(time.monotonic())
 
     rc, output, restarted = run_with_fault(
         lab.inventory, staging, ready=lambda: exists(lab, "namespace", "kube-flannel"), fault=restart_apiserver)
@@ -225,8 +230,7 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
                             if c["type"] == "Ready") == "True", 240, f"{owner} to be Ready again")
 
     def running_on(namespace: str) -> bool:
-        pods = lab.kube_json("-n", namespace, "get", "pods", f"--field-selector=spec.nodeName={owner}")["items"]
-        return bool(pods) and all(p["status"]["phase"] == "Running" and all(
-            c.get("ready") for c in p["status"].get("containerStatuses", [])) for p in pods)
+        pods = lab.pods_on(namespace, owner)
+        return bool(pods) and all(pods.values())
     wait_until(lambda: running_on("kube-flannel") and running_on("metallb-system"), 240,
                f"flannel and the speaker Running on {owner} again")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.harness import REPO, Lab, lab_tool
+from tests.integration.harness import REPO, Lab, lab_tool, write_inventory
 from tests.integration.renders import host_changes, traffic_lines
 from tests.integration.test_api_lab import KINDS, published_ips
 
@@ -28,16 +28,8 @@ def three_of_four():
 
 
 def three_host_inventory(directory):
-    directory.mkdir(parents=True)
-    (directory / "hosts.yml").write_text(lab_tool("inventory", "--nodes", "3").stdout)
-    (directory / "group_vars").symlink_to(REPO / "inventory/lab-cluster/group_vars")
-    return directory
-
-
-def running_on(lab, namespace: str, node: str) -> list[str]:
-    pods = lab.kube_json("-n", namespace, "get", "pods", f"--field-selector=spec.nodeName={node}")["items"]
-    return [p["metadata"]["name"] for p in pods if p["status"]["phase"] == "Running"
-            and all(c.get("ready") for c in p["status"].get("containerStatuses", []))]
+    return write_inventory(directory, lab_tool("inventory", "--nodes", "3").stdout,
+                           REPO / "inventory/lab-cluster/group_vars")
 
 
 def test_node4_joins_and_gets_flannel_and_metallb_the_others_unchanged(three_of_four, run_playbook, tmp_path):
@@ -54,8 +46,8 @@ def test_node4_joins_and_gets_flannel_and_metallb_the_others_unchanged(three_of_
     changes = host_changes(grown)
     assert {h: t for h, t in changes.items() if t and h != "node4"} == {}, changes
     assert changes.get("node4"), changes                                    # node4 was prepared
-    assert running_on(lab, "kube-flannel", "node4"), "no flannel pod Running on node4"
-    assert running_on(lab, "metallb-system", "node4"), "no MetalLB speaker Running on node4"
+    assert any(lab.pods_on("kube-flannel", "node4").values()), "no flannel pod Running on node4"
+    assert any(lab.pods_on("metallb-system", "node4").values()), "no MetalLB speaker Running on node4"
     assert published_ips(lab)["node4"] == lab.addresses["node4"]
     lines = traffic_lines(grown)
     for kind in KINDS:

@@ -17,12 +17,11 @@ underlying link and local address on each node, and verify's four kinds of traff
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from tests.integration.harness import lab_tool
+from tests.integration.harness import lab_tool, write_inventory
 from tests.integration.renders import traffic_lines
 from tests.integration.test_api_lab import KINDS, agnhost_pods, cross_node_http, published_ips
 
@@ -77,12 +76,7 @@ def flannel_pods(lab) -> dict[str, str]:
 def with_host_vars(lab, directory, host: str, variables: dict):
     """A copy of the lab's inventory with host_vars for one host (group_vars: the lab's own)."""
     source = lab.inventory if lab.inventory.is_dir() else lab.inventory.parent
-    directory.mkdir(parents=True)
-    (directory / "hosts.yml").write_text((source / "hosts.yml").read_text())
-    (directory / "group_vars").symlink_to((source / "group_vars").resolve())
-    (directory / "host_vars").mkdir()
-    (directory / "host_vars" / f"{host}.yml").write_text(json.dumps(variables))
-    return directory
+    return write_inventory(directory, (source / "hosts.yml").read_text(), source / "group_vars", {host: variables})
 
 
 def test_a_nic_change_on_one_node_restarts_its_flannel_pod_on_the_new_nic(spent_cluster, run_playbook, tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration import harness
 from tests.integration.harness import REPO, SYSCTL_FILE, Lab, clean_node_state, lab_tool
 from tests.integration.renders import (
     STATE_FILE,
@@ -45,10 +46,8 @@ class Cluster:
 
 def write_inventory(directory: Path, nodes: int) -> Path:
     """An inventory as tools/lab.py writes it, with the lab's group_vars."""
-    directory.mkdir(parents=True)
-    (directory / "hosts.yml").write_text(lab_tool("inventory", "--nodes", str(nodes)).stdout)
-    (directory / "group_vars").symlink_to(REPO / "inventory/lab/group_vars")
-    return directory
+    return harness.write_inventory(directory, lab_tool("inventory", "--nodes", str(nodes)).stdout,
+                                   REPO / "inventory/lab/group_vars")
 
 
 def reserved_ports(lab: Lab, node: str) -> str:

@@ -328,18 +328,18 @@ func (s *syncer) report(ours []ingress, services []service) error {
 			}
 		}
 	}
-	for _, ing := range ours {
-		want := []any{}
-		for _, a := range addresses {
-			entry := map[string]any{}
-			if a.IP != "" {
-				entry["ip"] = a.IP
-			}
-			if a.Hostname != "" {
-				entry["hostname"] = a.Hostname
-			}
-			want = append(want, entry)
+	want := []any{} // as JSON decodes it, so that it compares with what the Ingress holds
+	for _, a := range addresses {
+		entry := map[string]any{}
+		if a.IP != "" {
+			entry["ip"] = a.IP
 		}
+		if a.Hostname != "" {
+			entry["hostname"] = a.Hostname
+		}
+		want = append(want, entry)
+	}
+	for _, ing := range ours {
 		status, _ := ing.raw["status"].(map[string]any)
 		lb, _ := status["loadBalancer"].(map[string]any)
 		have, _ := lb["ingress"].([]any)
