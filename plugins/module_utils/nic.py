@@ -625,12 +625,14 @@ def _select(nodes: dict, settings: dict) -> tuple:
     return choices, ctx.findings.problems()
 
 
-def summarize(choices: dict) -> dict:
-    """What flannel's DaemonSet needs: ``--iface=<name>`` when every node chose that name, else per-node
-    ``node-public-ip`` annotations (also when a chosen address is not its NIC's first one, which is
-    what ``--iface`` alone would advertise). Nodes without a choice (they have an error) are left out."""
+def summarize(choices: dict, per_node: bool = False) -> dict:
+    """What flannel's DaemonSet needs. ``per_node`` (api mode, where the installer annotates the Nodes
+    itself): always per-node ``node-public-ip`` annotations and no ``--iface``, so one node's NIC change
+    restarts only that node's flannel pod. Otherwise (render mode) ``--iface=<name>`` when every node
+    chose that name, else the annotations (also when a chosen address is not its NIC's first one, which
+    is what ``--iface`` alone would advertise). Nodes without a choice (they have an error) are left out."""
     chosen = [c for c in choices.values() if c]
     names = {c["name"] for c in chosen}
-    iface_arg = names.pop() if len(names) == 1 else None
+    iface_arg = names.pop() if len(names) == 1 and not per_node else None
     annotate = bool(chosen) and (iface_arg is None or not all(c.get("first_address", True) for c in chosen))
     return {"iface_arg": iface_arg, "annotate_nodes": annotate}

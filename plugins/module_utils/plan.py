@@ -665,7 +665,8 @@ class PlanBuilder:
             node_plans[host]["kernel_modules"] = modules
         plan = self.assemble(pod=pod, service=service, subnets=subnets, nodeport_range=nodeport_range, fixed=fixed,
                              pools=pools, peers=peers, choices=choices, node_plans=node_plans,
-                             iface_summary=summarize(choices), exposed=exposed)
+                             iface_summary=summarize(choices, per_node=self.s["k8s_apply"] == "api"),
+                             exposed=exposed)
         plan["probes"] = plan_probes(node_plans, facts, s, plan["metallb"]["pools"])
         return plan, self.problems
 

@@ -66,7 +66,9 @@ def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook
     ds = flannel_daemonset(lab)
     assert ds["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "k8snet"
     args = next(c for c in ds["spec"]["template"]["spec"]["containers"] if c["name"] == "kube-flannel")["args"]
-    assert "--iface=eth1" in args
+    assert not [a for a in args if a.startswith("--iface")], args         # api mode: the Node annotations decide
+    assert {n["metadata"]["name"]: n["metadata"]["annotations"].get("flannel.alpha.coreos.com/node-public-ip")
+            for n in lab.kube_json("get", "nodes")["items"]} == lab.addresses
     wait_until(lambda: published_ips(lab) == lab.addresses, 120, "flanneld to publish the lab-bridge addresses")
 
 

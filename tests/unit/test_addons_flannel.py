@@ -124,3 +124,21 @@ def test_changed_net_conf_rolls_the_daemonset_and_selector_is_untouched():
     assert template(before)[flannel.CONFIG_HASH_ANNOTATION] != template(after)[flannel.CONFIG_HASH_ANNOTATION]
     assert template(before) == template(built())
     assert one(before.objects, "DaemonSet")["spec"]["selector"] == {"matchLabels": {"app": "flannel"}}
+
+
+def live_node(name: str, **annotations) -> dict:
+    return {"metadata": {"name": name, "annotations": annotations}}
+
+
+def test_annotation_changes_name_only_the_nodes_that_differ_and_which_restart():
+    plan = make_plan(flannel={"iface_arg": None, "annotate_nodes": True})
+    names = {f"node{i}": f"k{i}" for i in (1, 2, 3)}
+    key = flannel.ANNOTATION_V4
+    live = [live_node("k1", **{key: "192.168.56.11"}),        # as planned: nothing owed
+            live_node("k2", **{key: "172.16.0.12"}),          # another NIC before: patch and restart
+            live_node("k3")]                                   # never annotated (day 0): patch only
+    assert flannel.annotation_changes(plan, names, live) == [
+        {"host": "node2", "node": "k2", "annotations": {key: "192.168.56.12"}, "restart": True},
+        {"host": "node3", "node": "k3", "annotations": {key: "192.168.56.13"}, "restart": False}]
+    live[1:] = [live_node("k2", **{key: "192.168.56.12"}), live_node("k3", **{key: "192.168.56.13"})]
+    assert flannel.annotation_changes(plan, names, live) == []

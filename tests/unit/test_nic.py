@@ -252,3 +252,11 @@ def test_index_counts_nodes_like_brute_force(pts, base, prefix):
     network = netaddr.IPNetwork(f"10.1.0.{base}/{prefix}")
     brute = sum(1 for addrs in nodes.values() if any(netaddr.IPAddress(a) in network for a in addrs))
     assert index.nodes_in(network) == brute
+
+
+def test_api_mode_always_annotates_and_never_sets_iface():
+    """api mode: the same names everywhere still give per-node annotations, so a NIC change on one node
+    leaves the DaemonSet (and every other node's flannel pod) alone."""
+    choices, _ = run(CLUSTERS["two_networks_inventory_wins"])
+    assert summarize(choices)["iface_arg"] == "eth1"
+    assert summarize(choices, per_node=True) == {"iface_arg": None, "annotate_nodes": True}

@@ -49,7 +49,8 @@ def test_lab_plan_is_normalized():
     assert node["pod_mtu"] == 1450
     assert node["reserved_ports"] == "30000-32767"
     assert {"protocol": "udp", "port": "8472", "why": "flannel vxlan"} in node["host_ports"]
-    assert plan["flannel"]["iface_arg"] == "eth1"
+    assert plan["flannel"]["iface_arg"] is None and plan["flannel"]["annotate_nodes"]   # api mode: per node
+    assert plan_of(lab_inputs(k8s_apply="render"))["flannel"]["iface_arg"] == "eth1"    # render: one --iface
     assert plan["ingress"]["lb_ip"] == "192.168.56.240"
     text = "\n".join(summarize_plan(plan))
     assert "256 node subnets, 3 used, 253 free" in text and "lab-l2" in text

@@ -140,6 +140,21 @@ def node_annotations(plan: dict) -> dict[str, dict[str, str]]:
     return result
 
 
+def annotation_changes(plan: dict, node_names: dict[str, str], live_nodes: list[dict]) -> list[dict]:
+    """The Node patches a run owes (api mode): one per node whose public-ip annotations differ from the
+    plan, each ``{host, node, annotations, restart}``. ``restart``: the Node had an address annotation
+    before, so its running flanneld holds the old one and must be restarted (only that node's pod)."""
+    live = {n["metadata"]["name"]: n["metadata"].get("annotations") or {} for n in live_nodes}
+    changes = []
+    for host, wanted in node_annotations(plan).items():
+        node = node_names[host]
+        have = live.get(node, {})
+        if any(have.get(k) != v for k, v in wanted.items()):
+            changes.append({"host": host, "node": node, "annotations": wanted,
+                            "restart": any(k in have for k in (ANNOTATION_V4, ANNOTATION_V6))})
+    return changes
+
+
 def artifacts(plan: dict, files: dict[str, str]) -> list[Artifact]:
     """With ``flannel.annotate_nodes``: one Node patch per node (merge them, never replace the Node)."""
     if not plan["flannel"].get("annotate_nodes"):
