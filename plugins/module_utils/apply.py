@@ -151,6 +151,18 @@ def phases(objects: list[dict], is_custom) -> tuple[list[dict], list[dict]]:
     return [o for o in objects if not is_custom(o)], [o for o in objects if is_custom(o)]
 
 
+# Kinds every other object of an add-on may need to exist first (its namespace, the kinds it serves).
+FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
+
+
+def waves(objects: list[dict]) -> list[list[dict]]:
+    """The objects of one phase in the waves they can be applied in, each wave's objects independent of
+    each other: namespaces and CRDs, then everything else (each in the given order; empty waves left out)."""
+    first = [o for o in objects if o.get("kind") in FIRST_KINDS]
+    rest = [o for o in objects if o.get("kind") not in FIRST_KINDS]
+    return [w for w in (first, rest) if w]
+
+
 def crd_established(live: dict | None) -> bool:
     conditions = ((live or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     from kubernetes import config, dynamic
@@ -46,6 +48,10 @@ def failure(subject: str, kubeconfig: str | None, error: Exception) -> dict:
             "msg": f"{subject}: the cluster of {where} did not answer as expected: {message(error)}"}
 
 
+# Requests in flight at once when the order does not matter (the client's pool keeps 5 per CPU).
+WORKERS = 8
+
+
 class Cluster:
     """One connection to the cluster of a kubeconfig (the client's defaults when it is empty)."""
 
@@ -56,13 +62,24 @@ class Cluster:
         if kubeconfig and not os.path.exists(kubeconfig):
             raise ClusterError(f"k8s_kubeconfig {kubeconfig} does not exist")
         self.client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
+        self._discovery = threading.Lock()       # the discovery cache is not safe to fill from two threads
+
+    def each(self, work, items: list) -> list:
+        """``work(item)`` for every item, up to WORKERS requests at once, the answers in the items' order;
+        the first item's error (in that order) is raised. For requests that do not depend on each other."""
+        if len(items) < 2:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+            futures = [pool.submit(work, item) for item in items]
+        return [f.result() for f in futures]
 
     def resource(self, api_version: str, kind: str):
-        try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
-        except self.exceptions.ResourceNotFoundError:
-            self.client.resources.invalidate_cache()           # a CRD this run just created
-            return self.client.resources.get(api_version=api_version, kind=kind)
+        with self._discovery:
+            try:
+                return self.client.resources.get(api_version=api_version, kind=kind)
+            except self.exceptions.ResourceNotFoundError:
+                self.client.resources.invalidate_cache()           # a CRD this run just created
+                return self.client.resources.get(api_version=api_version, kind=kind)
 
     def get(self, r: dict) -> dict | None:
         """The object of a reference ({apiVersion, kind, namespace, name}), or None (also when its kind is unknown)."""

@@ -201,12 +201,13 @@ def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at:
     others' custom resources (unless allow_disruptive). Returns (the objects read, by key; the objects to
     prune with their live state; CRD name -> others' custom resources it holds)."""
     component = params["component"]
-    befores = {plan_apply.ref_key(r): cluster.get(r) for r in looked_at}
+    befores = dict(zip([plan_apply.ref_key(r) for r in looked_at], cluster.each(cluster.get, looked_at)))
     foreign = [(r, befores[plan_apply.ref_key(r)]) for r in looked_at
                if befores[plan_apply.ref_key(r)] is not None and not plan_apply.ours(befores[plan_apply.ref_key(r)])]
     if foreign and not params["adopt"]:
         raise ApplyError(plan_apply.foreign_refusal(component, foreign))
-    pruned = [(r, cluster.get(r)) for r in plan_apply.to_prune(recorded, current)] if params["prune"] else []
+    gone = plan_apply.to_prune(recorded, current) if params["prune"] else []
+    pruned = list(zip(gone, cluster.each(cluster.get, gone)))
     held = {}
     for r, live in pruned:
         if r["kind"] == "CustomResourceDefinition" and plan_apply.owned_by_us(live, component):
@@ -263,36 +264,36 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     def latest(r) -> dict | None:
         return answered.pop(plan_apply.ref_key(r), None) or cluster.get(r)
 
+    def apply_one(obj: dict, retry_webhooks: bool) -> tuple[dict, str]:
+        r = plan_apply.ref(obj)
+        key = plan_apply.ref_key(r)
+        before = befores[key] if key in befores else cluster.get(r)
+        started = time.monotonic()
+        while True:
+            try:
+                after = cluster.apply(obj, manager, force, check_mode)
+                break
+            except (cluster.exceptions.ResourceNotFoundError, cluster.exceptions.NotFoundError):
+                if check_mode:                           # its CRD or namespace comes with this same (dry) run
+                    return r, "created"
+                raise
+            except cluster.exceptions.DynamicApiError as e:
+                text = message(e)
+                if retry_webhooks and plan_apply.is_webhook_not_ready(text) and time.monotonic() - started < timeout:
+                    time.sleep(2 * POLL)
+                    continue
+                raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
+        answered[key] = after
+        return r, plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after)
+
     def apply_all(pairs, retry_webhooks: bool) -> None:
-        for _, obj in pairs:
-            r = plan_apply.ref(obj)
-            key = plan_apply.ref_key(r)
-            before = befores.pop(key) if key in befores else cluster.get(r)
-            started = time.monotonic()
-            while True:
-                try:
-                    after = cluster.apply(obj, manager, force, check_mode)
-                    break
-                except (cluster.exceptions.ResourceNotFoundError, cluster.exceptions.NotFoundError):
-                    if check_mode:                       # its CRD or namespace comes with this same (dry) run
-                        after = None
-                        break
-                    raise
-                except cluster.exceptions.DynamicApiError as e:
-                    text = message(e)
-                    if retry_webhooks and plan_apply.is_webhook_not_ready(text) and \
-                            time.monotonic() - started < timeout:
-                        time.sleep(2 * POLL)
-                        continue
-                    raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
-            if after is not None:
-                answered[plan_apply.ref_key(r)] = after
-            change = "created" if after is None else (
-                plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after))
-            if change == "unchanged":
-                result["unchanged"] += 1
-            else:
-                result[change].append(plan_apply.describe(r))
+        """Namespaces and CRDs first, then the rest; the objects of one wave go out together."""
+        for wave in plan_apply.waves([obj for _, obj in pairs]):
+            for r, change in cluster.each(lambda obj: apply_one(obj, retry_webhooks), wave):
+                if change == "unchanged":
+                    result["unchanged"] += 1
+                else:
+                    result[change].append(plan_apply.describe(r))
 
     if not check_mode:                                   # what this run may leave behind, before it touches anything
         write_record(recorded + current)

@@ -44,6 +44,9 @@ class FakeCluster:
         self.fail_on = fail_on
         self.seed_namespace("kube-system")                     # where the records live, as in any cluster
 
+    def each(self, work, items):                               # one by one: the fake's counters stay exact
+        return [work(item) for item in items]
+
     def get(self, r):
         obj = self.store.get(apply.ref_key(r))
         if obj and obj["kind"] in apply.ROLLOUT_KINDS:         # the controller catches up on the next read
@@ -348,3 +351,34 @@ def test_an_add_on_that_is_off_and_never_applied_leaves_no_record(tmp_path):
     result = k8s_apply.run(params(tmp_path, []), cluster=cluster)
     assert not result.get("failed") and cluster.requests == []
     assert not [k for k in cluster.store if k[1] == "ConfigMap"]
+
+
+def test_waves_put_namespaces_and_crds_before_what_lives_in_them():
+    objects = [{"kind": "ServiceAccount"}, {"kind": "Namespace"}, {"kind": "Deployment"},
+               {"kind": "CustomResourceDefinition"}]
+    assert apply.waves(objects) == [[{"kind": "Namespace"}, {"kind": "CustomResourceDefinition"}],
+                                    [{"kind": "ServiceAccount"}, {"kind": "Deployment"}]]
+    assert apply.waves([{"kind": "IPAddressPool"}]) == [[{"kind": "IPAddressPool"}]]
+    assert apply.waves([]) == []
+
+
+def test_requests_at_once_answer_in_order_and_raise_the_first_error():
+    """Cluster.each (the real one, threads): answers in the items' order whatever finishes first."""
+    import threading
+    import time
+
+    from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster
+
+    seen = set()
+
+    def work(n):
+        seen.add(threading.get_ident())
+        time.sleep(0.01 * (5 - n))                 # the last item finishes first
+        if n in (2, 4):
+            raise ValueError(f"item {n}")
+        return n * 10
+
+    assert Cluster.each(None, lambda n: n * 10, list(range(5))) == [0, 10, 20, 30, 40]
+    with pytest.raises(ValueError, match="item 2"):
+        Cluster.each(None, work, list(range(5)))
+    assert len(seen) > 1                            # they did run at once
