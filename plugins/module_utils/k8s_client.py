@@ -55,6 +55,8 @@ WORKERS = 8
 class Cluster:
     """One connection to the cluster of a kubeconfig (the client's defaults when it is empty)."""
 
+    _discovery = threading.Lock()                # the discovery cache is not safe to fill from two threads
+
     def __init__(self, kubeconfig: str | None, context: str | None):
         if not HAS_KUBERNETES:
             raise ClusterError("the kubernetes Python client is not installed in the controller's Python")
@@ -62,7 +64,6 @@ class Cluster:
         if kubeconfig and not os.path.exists(kubeconfig):
             raise ClusterError(f"k8s_kubeconfig {kubeconfig} does not exist")
         self.client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
-        self._discovery = threading.Lock()       # the discovery cache is not safe to fill from two threads
 
     def each(self, work, items: list) -> list:
         """``work(item)`` for every item, up to WORKERS requests at once, the answers in the items' order;
