@@ -201,13 +201,13 @@ def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at:
     others' custom resources (unless allow_disruptive). Returns (the objects read, by key; the objects to
     prune with their live state; CRD name -> others' custom resources it holds)."""
     component = params["component"]
-    befores = dict(zip([plan_apply.ref_key(r) for r in looked_at], cluster.each(cluster.get, looked_at)))
+    befores = dict(zip([plan_apply.ref_key(r) for r in looked_at], cluster.each(cluster.get, looked_at), strict=True))
     foreign = [(r, befores[plan_apply.ref_key(r)]) for r in looked_at
                if befores[plan_apply.ref_key(r)] is not None and not plan_apply.ours(befores[plan_apply.ref_key(r)])]
     if foreign and not params["adopt"]:
         raise ApplyError(plan_apply.foreign_refusal(component, foreign))
     gone = plan_apply.to_prune(recorded, current) if params["prune"] else []
-    pruned = list(zip(gone, cluster.each(cluster.get, gone)))
+    pruned = list(zip(gone, cluster.each(cluster.get, gone), strict=True))
     held = {}
     for r, live in pruned:
         if r["kind"] == "CustomResourceDefinition" and plan_apply.owned_by_us(live, component):
