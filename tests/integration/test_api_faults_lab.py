@@ -14,6 +14,10 @@
   speaker takes the address (ServiceL2Status and the client's neighbour entry follow), requests
   from the client resume (the time is printed), and the node boots again with its flannel and
   speaker pods Running.
+- A node behind a drop-policy nftables firewall (the operator's own: SSH and the kubelet open) is
+  rebooted with `ansible.builtin.reboot` after site.yml opened its ports: Ansible reconnects over SSH
+  (never cut), the Node comes back Ready with its flannel and speaker pods Running, the openings are
+  loaded again at boot, verify's four kinds of traffic pass, and the next run changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import REPO, lab_tool, wait_until
+from tests.integration.renders import traffic_lines
+from tests.integration.test_api_lab import KINDS
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -234,3 +240,61 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
         return bool(pods) and all(pods.values())
     wait_until(lambda: running_on("kube-flannel") and running_on("metallb-system"), 240,
                f"flannel and the speaker Running on {owner} again")
+
+
+# The operator's firewall on a node of a running cluster: drop by default, SSH and the kubelet open. No
+# `flush ruleset`: loading it must leave kube-proxy's and flannel's tables alone.
+OPERATOR_FIREWALL = """#!/usr/sbin/nft -f
+table inet filter
+delete table inet filter
+table inet filter {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ct state established,related accept
+    iif lo accept
+    tcp dport { 22, 10250 } accept
+    icmp type echo-request accept
+  }
+  chain forward { type filter hook forward priority 0; policy drop; }
+}
+"""
+
+
+def test_a_rebooted_node_behind_a_drop_firewall_comes_back_with_its_pods_and_openings(
+        cluster, run_playbook, tmp_path):
+    lab, node = cluster, "node3"
+    staging = {"k8s_render_dir": str(tmp_path / "staging")}
+    lab.exec(node, f"cat > /etc/nftables.conf <<'EOF'\n{OPERATOR_FIREWALL}EOF\nsystemctl enable --now nftables")
+
+    def openings() -> str:
+        return lab.exec(node, "nft list chain inet filter input").stdout
+
+    try:
+        applied = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
+        assert applied.rc == 0, applied.failed_messages() or applied.stdout[-4000:]
+        for opening in ("udp dport 8472 accept", "tcp dport 7946 accept", "tcp dport 30000-32767 accept"):
+            assert opening in openings(), openings()
+
+        rebooted = run_playbook("tests/integration/playbooks/reboot.yml", lab.inventory, limit=node,
+                                extravars={"marker": "cluster-firewall"})
+        assert rebooted.rc == 0, rebooted.failed_messages()           # Ansible reconnected through the firewall
+        assert "udp dport 8472 accept" in openings()                   # loaded again at boot
+        wait_until(lambda: next(c["status"] for c in lab.kube_json("get", "node", node)["status"]["conditions"]
+                                if c["type"] == "Ready") == "True", 240, f"{node} to be Ready again")
+
+        def running_on(namespace: str) -> bool:
+            pods = lab.pods_on(namespace, node)
+            return bool(pods) and all(pods.values())
+        wait_until(lambda: running_on("kube-flannel") and running_on("metallb-system"), 240,
+                   f"flannel and the speaker Running on {node} again")
+
+        verified = run_playbook("playbooks/verify.yml", lab.inventory, extravars=staging)
+        assert verified.rc == 0, verified.failed_messages() or verified.stdout[-4000:]
+        lines = traffic_lines(verified)
+        for kind in KINDS:
+            line = next(line for line in lines if line.startswith(kind))
+            assert " PASS " in line, line
+        again = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
+        assert again.rc == 0 and again.changed_hosts() == [], again.changed_hosts() or again.failed_messages()
+    finally:
+        lab.exec(node, "systemctl disable --now nftables; nft delete table inet filter", check=False)
