@@ -10,7 +10,8 @@ short_description: The flannel public-ip annotations the live Nodes lack
 description:
   - api mode. flanneld picks its NIC from C(flannel.alpha.coreos.com/node-public-ip[v6]) when it starts.
   - Returns one item per Node whose annotations differ from the plan, so a re-run that changes nothing
-    patches nothing, and says which Nodes had another address before (their flannel pod must restart).
+    patches nothing. A flannel pod already running on such a Node (a NIC change, a Node that joined
+    before this run) holds another address, so the caller restarts it.
   - Hosts are matched to Nodes by address (see C(onprem.k8snet.node_names)); fails naming a host without
     a Node.
 options:
@@ -39,8 +40,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: "Items C({host, node, annotations, restart}): C(restart) is true when the Node had an address
-    annotation before (its running flanneld holds the old address)."
+  description: Items C({host, node, annotations}), one per Node to patch.
   type: list
   elements: dict
 """

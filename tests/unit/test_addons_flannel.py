@@ -130,15 +130,15 @@ def live_node(name: str, **annotations) -> dict:
     return {"metadata": {"name": name, "annotations": annotations}}
 
 
-def test_annotation_changes_name_only_the_nodes_that_differ_and_which_restart():
+def test_annotation_changes_name_only_the_nodes_that_differ():
     plan = make_plan(flannel={"iface_arg": None, "annotate_nodes": True})
     names = {f"node{i}": f"k{i}" for i in (1, 2, 3)}
     key = flannel.ANNOTATION_V4
     live = [live_node("k1", **{key: "192.168.56.11"}),        # as planned: nothing owed
-            live_node("k2", **{key: "172.16.0.12"}),          # another NIC before: patch and restart
-            live_node("k3")]                                   # never annotated (day 0): patch only
+            live_node("k2", **{key: "172.16.0.12"}),          # another NIC before
+            live_node("k3")]                                   # never annotated (day 0, or just joined)
     assert flannel.annotation_changes(plan, names, live) == [
-        {"host": "node2", "node": "k2", "annotations": {key: "192.168.56.12"}, "restart": True},
-        {"host": "node3", "node": "k3", "annotations": {key: "192.168.56.13"}, "restart": False}]
+        {"host": "node2", "node": "k2", "annotations": {key: "192.168.56.12"}},
+        {"host": "node3", "node": "k3", "annotations": {key: "192.168.56.13"}}]
     live[1:] = [live_node("k2", **{key: "192.168.56.12"}), live_node("k3", **{key: "192.168.56.13"})]
     assert flannel.annotation_changes(plan, names, live) == []
