@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.harness import REPO, Lab, lab_tool, write_inventory
 from tests.integration.renders import host_changes, traffic_lines
-from tests.integration.test_api_lab import KINDS, published_ips
+from tests.integration.test_api_lab import assert_every_kind_passed, published_ips
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -50,9 +50,7 @@ def test_node4_joins_and_gets_flannel_and_metallb_the_others_unchanged(three_of_
     assert any(lab.pods_on("metallb-system", "node4").values()), "no MetalLB speaker Running on node4"
     assert published_ips(lab)["node4"] == lab.addresses["node4"]
     lines = traffic_lines(grown)
-    for kind in KINDS:
-        line = next(line for line in lines if line.startswith(kind))
-        assert " PASS " in line, line
+    assert_every_kind_passed(lines)
     pod_to_pod = next(line for line in lines if line.startswith("pod-to-pod"))
     assert "(node4)" in pod_to_pod, pod_to_pod                               # traffic to and from node4
 

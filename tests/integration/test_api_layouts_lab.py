@@ -23,7 +23,7 @@ import pytest
 
 from tests.integration.harness import lab_tool, write_inventory
 from tests.integration.renders import traffic_lines
-from tests.integration.test_api_lab import KINDS, agnhost_pods, cross_node_http, published_ips
+from tests.integration.test_api_lab import agnhost_pods, assert_every_kind_passed, cross_node_http, published_ips
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -62,9 +62,7 @@ def test_flanneld_takes_the_planned_nic_on_every_node(spent_cluster, run_playboo
     assert {node: vxlan_device(lab, node) for node in lab.nodes} == {
         node: ("1", lab.addresses[node], expected[node]) for node in lab.nodes}
     lines = traffic_lines(result)
-    for kind in KINDS:
-        line = next(line for line in lines if line.startswith(kind))
-        assert " PASS " in line, line
+    assert_every_kind_passed(lines)
 
 
 def flannel_pods(lab) -> dict[str, str]:
