@@ -267,7 +267,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     def apply_one(obj: dict, retry_webhooks: bool) -> tuple[dict, str]:
         r = plan_apply.ref(obj)
         key = plan_apply.ref_key(r)
-        before = befores[key] if key in befores else cluster.get(r)
+        before = befores[key]                            # check_owners read every object of this run
         started = time.monotonic()
         while True:
             try:
