@@ -18,6 +18,15 @@ FULL_MESH_LIMIT = 50
 SAMPLE_PEERS = 3
 ARP_TARGET_LIMIT = 4096  # addresses per ARP sweep; larger pools are sampled (said in the output)
 MEMBERLIST_PORT = 7946
+
+
+def probe_vni(vni: int) -> int:
+    """The probe device's VNI: the one after flannel's (16777215 wraps to 1), on flannel's UDP port.
+
+    Never flannel's own: flannel's device can appear between the facts and the probe (a re-run right
+    after a failed run, its pods still starting), and the kernel refuses a second device with the same
+    VNI on one port; with another VNI both share the port's socket, and firewalls judge the port."""
+    return vni % 16777215 + 1
 IP_ICMP_OVERHEAD = 28    # IPv4 header + ICMP header: ping -s takes the payload size
 SMALL_PING = 56
 
@@ -77,7 +86,7 @@ def vxlan_probes(node_plans: dict, facts: dict, flannel: dict, who: dict) -> dic
                             "underlay": _underlay(peer_node), "peer_dev": (peer_node.get("iface") or {}).get("name")})
         result[host] = {
             "create_device": not existing.get("running"),
-            "device": PROBE_DEVICE, "vni": flannel["vni"], "port": flannel["port"],
+            "device": PROBE_DEVICE, "vni": probe_vni(flannel["vni"]), "port": flannel["port"],
             "local": _underlay(node), "dev": iface["name"], "address": probe_address(index),
             "mtu": node["pod_mtu"], "targets": targets,
         }
@@ -258,7 +267,7 @@ def diagnose_vxlan(plan: dict, results: dict) -> list[str]:
                 lines.append(f"{pair}: no reply to ping on the underlay ({c['address']}): the nodes cannot "
                              "reach each other on these NICs")
             else:
-                lines.append(f"{pair}: no VXLAN traffic (VNI {plan['flannel']['vni']}, UDP {port}) gets through: "
+                lines.append(f"{pair}: no VXLAN traffic (UDP {port}) gets through: "
                              f"UDP {port} is blocked between the nodes, or these NICs are not on a network "
                              "that connects them")
     return lines

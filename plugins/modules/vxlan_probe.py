@@ -9,7 +9,7 @@ author: k8snet maintainers
 version_added: 0.1.0
 short_description: Prove that VXLAN packets of the pod MTU cross the underlay between nodes
 description:
-  - With O(state=present), creates a temporary VXLAN device (the plan's VNI and UDP port, on the
+  - With O(state=present), creates a temporary VXLAN device (flannel's UDP port and the VNI next to flannel's, on the
     chosen NIC and address) with a probe address from 198.18.0.0/15 (RFC 2544, never routed), and
     flood entries towards the peers it will probe. The device copies the inner don't-fragment bit to
     the outer header (C(df inherit)), so a full-size probe is never fragmented on the underlay.
@@ -40,7 +40,9 @@ options:
     type: bool
     default: true
   vni:
-    description: VXLAN network identifier (the plan's flannel VNI).
+    description:
+      - VXLAN network identifier of the probe device, given by the plan (the one after flannel's VNI).
+      - Never flannel's own, since flannel's device may appear while the probe runs; another VNI shares the port.
     type: int
   port:
     description: VXLAN UDP port (the plan's flannel port).
@@ -77,7 +79,7 @@ EXAMPLES = r"""
 - name: Create the temporary VXLAN device
   onprem.k8snet.vxlan_probe:
     state: present
-    vni: 1
+    vni: 2
     port: 8472
     local: 192.168.56.11
     dev: eth1

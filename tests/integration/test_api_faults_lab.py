@@ -230,7 +230,9 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
         get = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)"
         return lab.client_exec([sys.executable, "-c", get, url], check=False, timeout=10).returncode == 0
 
-    assert answers()
+    # the address is assigned before a speaker announces it (the endpoints' readiness reaches the speakers
+    # after the rollout): wait for the first answer, a failure here says the LB never served at all
+    wait_until(answers, 60, f"{url} to answer from the client before any fault", interval=0.5)
     owner = wait_until(lambda: l2_owner(lab, "web"), 60, "a ServiceL2Status for web")
     assert owner != "node1", "the control plane announced (kubeadm's exclude-from-external-LB label ignored)"
     killed = time.monotonic()

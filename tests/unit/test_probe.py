@@ -18,6 +18,14 @@ def test_vxlan_probe_uses_the_senders_pod_mtu_so_a_smaller_peer_mtu_shows():
     assert (probes["node1"]["mtu"], probes["node2"]["mtu"]) == (1450, 1350)
 
 
+def test_the_probe_device_never_takes_flannels_vni_so_a_flannel_starting_meanwhile_cannot_clash():
+    nodes = {"node1": node("192.168.56.11", 1500, 1450), "node2": node("192.168.56.12", 1500, 1450)}
+    who, _ = probe.pairs(list(nodes))
+    for vni, expected in ((1, 2), (4096, 4097), (16777215, 1)):
+        probes = probe.vxlan_probes(nodes, {}, {"vni": vni, "port": 8472}, who)
+        assert (probes["node1"]["vni"], probes["node1"]["port"]) == (expected, 8472)
+
+
 def test_l2_pools_are_swept_by_arp_from_the_node_on_their_segment_and_ipv6_ranges_are_listed_as_unprobed():
     nodes = {"node1": {"iface": {"name": "eth1", "ipv4": "192.168.56.11", "prefix4": 24}},
              "node2": {"iface": {"name": "eth1", "ipv4": "192.168.56.12", "prefix4": 24}}}
