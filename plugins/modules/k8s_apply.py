@@ -74,6 +74,17 @@ options:
         is changed, naming the resources (the inventory's C(k8s_allow_disruptive)).
     type: bool
     default: false
+  phase:
+    description:
+      - C(all) does the whole of it. C(base) only the checks, the record of what the run may leave behind and
+        the apply of everything but the custom resources, without waiting; C(finish) the rest (the waits, the
+        custom resources, the deletions, the final record). A play calls C(base) for every add-on, then
+        C(finish) for every add-on, so that the add-ons' images are pulled and their pods start together
+        while the first add-on is waited for.
+      - In check mode C(base) dry-runs every object (there is nothing to wait for) and C(finish) does nothing.
+    type: str
+    choices: [all, base, finish]
+    default: all
   preflight:
     description:
       - Only the read-only checks (other owners' objects among those the record does not list yet, CRDs that
@@ -156,6 +167,7 @@ ARGUMENT_SPEC = {
     "force_conflicts": {"type": "bool", "default": True},
     "adopt": {"type": "bool", "default": False},
     "allow_disruptive": {"type": "bool", "default": False},
+    "phase": {"type": "str", "choices": ["all", "base", "finish"], "default": "all"},
     "preflight": {"type": "bool", "default": False},
 }
 POLL = 1.0
@@ -240,18 +252,22 @@ def record_ref(component: str) -> dict:
 
 
 def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
-    component = params["component"]
+    component, phase = params["component"], params.get("phase") or "all"
+    result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
+    if check_mode and phase == "finish":                 # base dry-ran everything: nothing is waited for
+        return {**result, "changed": False}
     objects = [(item, load(item)) for item in params["objects"]]
     base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
     current = [plan_apply.ref(obj) for _, obj in objects]
     record_live = cluster.get(record_ref(component))
     recorded = plan_apply.read_record(record_live)
-    result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
     manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
     answered = {}                        # the apply's own answer per object: the first look of every wait
 
-    # Read-only checks first: nothing is changed when one of them refuses.
-    befores, pruned, held = check_owners(params, cluster, current, current, recorded)
+    # Read-only checks first: nothing is changed when one of them refuses. finish looks again only at the
+    # custom resources it applies (base checked and applied the rest) and at what it deletes.
+    looked_at = current if phase != "finish" else [plan_apply.ref(obj) for _, obj in custom]
+    befores, pruned, held = check_owners(params, cluster, current, looked_at, recorded)
 
     def write_record(refs) -> None:
         nonlocal record_live
@@ -267,7 +283,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     def apply_one(obj: dict, retry_webhooks: bool) -> tuple[dict, str]:
         r = plan_apply.ref(obj)
         key = plan_apply.ref_key(r)
-        before = befores[key]                            # check_owners read every object of this run
+        before = befores[key]                            # check_owners read every object this call applies
         started = time.monotonic()
         while True:
             try:
@@ -295,39 +311,53 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                 else:
                     result[change].append(plan_apply.describe(r))
 
-    if not check_mode:                                   # what this run may leave behind, before it touches anything
-        write_record(recorded + current)
-    apply_all(base, retry_webhooks=False)
+    if phase != "finish":
+        if not check_mode:                               # what this run may leave behind, before it touches anything
+            write_record(recorded + current)
+        apply_all(base, retry_webhooks=False)
+        if phase == "base" and not check_mode:
+            result["changed"] = bool(result["created"] or result["updated"])
+            return result
     if not check_mode:
-        for _, obj in base:
-            r = plan_apply.ref(obj)
-            if obj["kind"] == "CustomResourceDefinition":
-                wait_for(f"CRD {r['name']} to be Established",
-                         lambda r=r: None if plan_apply.crd_established(latest(r)) else "not Established",
-                         timeout, result["waited"])
-        for _, obj in base:
-            r = plan_apply.ref(obj)
-            if obj["kind"] in plan_apply.ROLLOUT_KINDS:
-                wait_for(f"{plan_apply.describe(r)} to roll out",
-                         lambda r=r: plan_apply.rollout_problem(latest(r)), timeout, result["waited"])
+        wait_settled(base, latest, timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:
-        for r, live in pruned:
-            if live is None:
-                continue
-            if r["kind"] == "CustomResourceDefinition" and r["name"] in held:      # allowed: theirs go first
-                for other in held[r["name"]]:
-                    cluster.delete(plan_apply.ref(other))
-                    result["deleted"].append(plan_apply.describe(plan_apply.ref(other)))
-            if plan_apply.owned_by_us(live, component):
-                cluster.delete(r)
-                result["deleted"].append(plan_apply.describe(r))
-            else:
-                result["kept"].append(plan_apply.describe(r))
+        prune(pruned, held, component, cluster, result)
     if not check_mode:
         write_record(current)
     result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
     return result
+
+
+def wait_settled(base: list, latest, timeout: float, waited: list) -> None:
+    """Every CRD Established, then every controller rolled out (``latest(ref)`` reads an object)."""
+    for _, obj in base:
+        r = plan_apply.ref(obj)
+        if obj["kind"] == "CustomResourceDefinition":
+            wait_for(f"CRD {r['name']} to be Established",
+                     lambda r=r: None if plan_apply.crd_established(latest(r)) else "not Established", timeout, waited)
+    for _, obj in base:
+        r = plan_apply.ref(obj)
+        if obj["kind"] in plan_apply.ROLLOUT_KINDS:
+            wait_for(f"{plan_apply.describe(r)} to roll out",
+                     lambda r=r: plan_apply.rollout_problem(latest(r)), timeout, waited)
+
+
+def prune(pruned: list, held: dict, component: str, cluster: Cluster, result: dict) -> None:
+    """Delete what the record lists and this run no longer renders: only objects with this add-on's labels;
+    a CRD allowed to go (allow_disruptive) takes others' custom resources with it, those first."""
+    for r, live in pruned:
+        if live is None:
+            continue
+        if r["kind"] == "CustomResourceDefinition" and r["name"] in held:
+            for other in held[r["name"]]:
+                cluster.delete(plan_apply.ref(other))
+                result["deleted"].append(plan_apply.describe(plan_apply.ref(other)))
+        if plan_apply.owned_by_us(live, component):
+            cluster.delete(r)
+            result["deleted"].append(plan_apply.describe(r))
+        else:
+            result["kept"].append(plan_apply.describe(r))
 
 
 def main() -> None:

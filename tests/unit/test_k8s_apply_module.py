@@ -382,3 +382,31 @@ def test_requests_at_once_answer_in_order_and_raise_the_first_error():
     with pytest.raises(ValueError, match="item 2"):
         Cluster.each(None, work, list(range(5)))
     assert len(seen) > 1                            # they did run at once
+
+
+def test_base_then_finish_does_what_all_does_and_base_neither_waits_nor_applies_custom_resources(tmp_path):
+    split, whole = FakeCluster(webhook_failures=1), FakeCluster(webhook_failures=1)
+    base = k8s_apply.run(params(tmp_path, [*BASE[:3], POOL], phase="base"), cluster=split)
+    assert not base.get("failed"), base
+    assert base["waited"] == [] and "IPAddressPool demo/lab" not in base["created"]
+    recorded = apply.read_record(split.get(k8s_apply.record_ref("metallb")))
+    assert sorted(map(apply.ref_key, recorded)) == sorted(apply.ref_key(apply.ref(o)) for o in [*BASE[:3], POOL])
+    finish = k8s_apply.run(params(tmp_path, [*BASE[:3], POOL], phase="finish"), cluster=split)
+    assert not finish.get("failed"), finish
+    assert finish["created"] == ["IPAddressPool demo/lab"] and len(finish["waited"]) == 2
+    k8s_apply.run(params(tmp_path, [*BASE[:3], POOL]), cluster=whole)
+    assert split.store == whole.store
+    # the removals are owed across the two calls: what base recorded, finish deletes once no longer rendered
+    k8s_apply.run(params(tmp_path, [BASE[0]], phase="base"), cluster=split)
+    deleted = k8s_apply.run(params(tmp_path, [BASE[0]], phase="finish"), cluster=split)["deleted"]
+    assert sorted(deleted[:2]) == ["Deployment demo/controller", "IPAddressPool demo/lab"]
+    assert deleted[2:] == ["CustomResourceDefinition ipaddresspools.metallb.io"]        # the CRD last
+
+
+def test_check_mode_base_dry_runs_every_object_and_finish_does_nothing(tmp_path):
+    cluster = FakeCluster()
+    empty = copy.deepcopy(cluster.store)
+    base = k8s_apply.run(params(tmp_path, [BASE[0], POOL], phase="base"), check_mode=True, cluster=cluster)
+    assert base["created"] == ["Namespace demo", "IPAddressPool demo/lab"] and cluster.store == empty
+    finish = k8s_apply.run(params(tmp_path, [BASE[0], POOL], phase="finish"), check_mode=True, cluster=cluster)
+    assert (finish["created"], finish["changed"], cluster.store) == ([], False, empty)
