@@ -1,4 +1,4 @@
-"""Filters for day-2 decisions in api mode: addresses MetalLB holds, and pool changes that would take them."""
+"""Filter onprem.k8snet.lb_addresses: the LoadBalancer addresses live Services hold (MetalLB announces them)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ _value:
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.access import lb_addresses as _service_lb_addresses
-from ansible_collections.onprem.k8snet.plugins.module_utils.reconcile import pool_shrink_refusals
 
 
 def lb_addresses(services):
@@ -40,10 +39,6 @@ def lb_addresses(services):
                    for a in _service_lb_addresses(svc) if not a.startswith("<")})
 
 
-def pool_refusals(services, old_pools, new_pools):
-    return pool_shrink_refusals(old_pools or [], new_pools or [], services or [])
-
-
 class FilterModule:
     def filters(self):
-        return {"lb_addresses": lb_addresses, "pool_refusals": pool_refusals}
+        return {"lb_addresses": lb_addresses}

@@ -1,0 +1,38 @@
+"""The README's phase table names exactly the tags the playbooks have, phase by phase."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_tags() -> set[str]:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| phase | tag |")) + 2
+    tags = set()
+    for row in lines[start:]:
+        if not row.startswith("| "):                        # the table ends at its first other line
+            break
+        cell = row.split("|")[2]
+        if "always" in cell:
+            tags.add("always")
+        tags |= set(re.findall(r"`([a-z_]+)`", cell))
+    return tags
+
+
+def playbook_tags() -> set[str]:
+    plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+    return {tag for play in plays for tag in play.get("tags", [])}
+
+
+def test_the_readme_phase_table_names_the_tags_site_yml_has():
+    assert readme_tags() == playbook_tags()
+
+
+def test_every_play_of_site_yml_has_a_tag_so_tags_never_drop_a_phase_silently():
+    plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+    assert [p["name"] for p in plays if not p.get("tags")] == []
