@@ -1,4 +1,4 @@
-"""Flannel v0.28.9 from ``Documentation/kube-flannel.yml`` (not the release asset: see PATCH-POINTS).
+"""Flannel v0.28.9 from ``Documentation/kube-flannel.yml`` (not the release asset: docs/CONTRACT.md, "Flannel").
 
 Patched: ``net-conf.json`` (parsed and re-dumped), the flanneld args (``--iface``), images
 (registry mirror), and a pod-template annotation with the sha256 of net-conf.json, so that a
