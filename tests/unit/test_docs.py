@@ -31,8 +31,16 @@ def playbook_tags() -> set[str]:
 
 def test_the_readme_phase_table_names_the_tags_site_yml_has():
     assert readme_tags() == playbook_tags()
+    assert {"addons", "verify"} <= playbook_tags()              # the reader of the table meets real names
 
 
 def test_every_play_of_site_yml_has_a_tag_so_tags_never_drop_a_phase_silently():
     plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
     assert [p["name"] for p in plays if not p.get("tags")] == []
+
+
+def test_the_contract_page_names_every_contract_variable():
+    from ansible_collections.onprem.k8snet.plugins.module_utils.contract import CONTRACT
+
+    page = (ROOT / "docs" / "CONTRACT.md").read_text()
+    assert [name for name in CONTRACT if f"`{name}`" not in page] == []
