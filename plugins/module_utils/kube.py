@@ -34,6 +34,14 @@ COMPONENT_LABEL = "onprem.k8snet/component"
 # MetalLB's annotation for the address(es) a LoadBalancer Service asks for (not the deprecated spec.loadBalancerIP).
 LB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs"
 
+# Names the API server accepts: most object names and namespaces are DNS-1123 labels, Service
+# names DNS-1035 labels, label keys [DNS-1123 subdomain/]name, container port names IANA service names.
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # ------------------------------------------------------------------ loading and identity

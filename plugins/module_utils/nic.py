@@ -46,16 +46,20 @@ from dataclasses import dataclass, field
 
 import netaddr
 
-from .problems import Problems
+from .problems import Problems, names
 
-# Interfaces the container runtime, a CNI or kube-proxy create (never the node-to-node network).
+# Interfaces a CNI, kube-proxy or the cluster's DNS cache create: their addresses lie inside the pod or
+# service network by design, so the plan's overlap rules skip them (and they are never the underlay).
+CLUSTER_OWNED_PREFIXES = (
+    "flannel", "cni", "kube-ipvs", "kube-bridge", "kube-dummy-if", "nodelocaldns", "cali", "vxlan.calico",
+    "vxlan-v6.calico", "tunl", "weave", "datapath", "cilium", "lxc", "antrea-",
+)
+# Interfaces that never carry the node-to-node network: the cluster's own, and those of container
+# runtimes, virtual machines and Open vSwitch (their subnets still count as host networks for overlaps).
 # WireGuard: flannel's own device is flannel-wg (covered by "flannel"); a wg0 of the operator is
 # left alone by name, and all WireGuard devices are skipped by kind (see EXCLUDED_KINDS).
-EXCLUDED_NAME_PREFIXES = (
-    "docker", "cni", "flannel", "veth", "virbr", "vnet", "kube-ipvs", "kube-bridge", "kube-dummy-if",
-    "nodelocaldns", "cali", "vxlan.calico", "vxlan-v6.calico", "tunl", "weave", "datapath", "cilium", "lxc",
-    "podman", "nerdctl", "genev_sys", "vxlan_sys", "antrea-",
-)
+EXCLUDED_NAME_PREFIXES = (*CLUSTER_OWNED_PREFIXES, "docker", "veth", "virbr", "vnet", "podman", "nerdctl",
+                          "genev_sys", "vxlan_sys")
 # Docker's user-defined networks: br-<first 12 hex digits of the network id>.
 DOCKER_NETWORK_BRIDGE = re.compile(r"^br-[0-9a-f]{12}$")
 # Tunnels, overlays and pseudo devices: they never carry the underlay by themselves.
@@ -65,7 +69,6 @@ EXCLUDED_KINDS = (
     "none",
 )
 
-SHOW = 5  # hosts named in one message before "and N more"
 UNSET = "unset (automatic)"
 
 
@@ -191,11 +194,6 @@ def _family_word(family: int) -> str:
     return "IPv4" if family == 4 else "global IPv6"
 
 
-def _names(hosts: list) -> str:
-    shown = ", ".join(hosts[:SHOW])
-    return shown + (f" and {len(hosts) - SHOW} more" if len(hosts) > SHOW else "")
-
-
 # ---------------------------------------------------------------- indexes over all nodes
 
 class AddressIndex:
@@ -260,7 +258,7 @@ class _Findings:
         problems = Problems()
         for (severity, variable, _, why, fix), (value, hosts) in self._groups.items():
             label = f"{variable} (host {hosts[0]})" if len(hosts) == 1 else \
-                f"{variable} (hosts {_names(hosts)})"
+                f"{variable} (hosts {names(hosts)})"
             (problems.error if severity == "error" else problems.warning)(label, value, why, fix)
         return problems
 
@@ -632,7 +630,7 @@ def summarize(choices: dict, per_node: bool = False) -> dict:
     chose that name, else the annotations (also when a chosen address is not its NIC's first one, which
     is what ``--iface`` alone would advertise). Nodes without a choice (they have an error) are left out."""
     chosen = [c for c in choices.values() if c]
-    names = {c["name"] for c in chosen}
-    iface_arg = names.pop() if len(names) == 1 and not per_node else None
+    chosen_names = {c["name"] for c in chosen}
+    iface_arg = chosen_names.pop() if len(chosen_names) == 1 and not per_node else None
     annotate = bool(chosen) and (iface_arg is None or not all(c.get("first_address", True) for c in chosen))
     return {"iface_arg": iface_arg, "annotate_nodes": annotate}

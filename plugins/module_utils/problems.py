@@ -11,6 +11,13 @@ from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
 WARNING = "warning"
+SHOW = 5  # items (hosts, pools) named in one message before "and N more"
+
+
+def names(items: list) -> str:
+    """The first SHOW items, then how many more: "node1, node2, node3, node4, node5 and 45 more"."""
+    shown = ", ".join(str(item) for item in items[:SHOW])
+    return shown + (f" and {len(items) - SHOW} more" if len(items) > SHOW else "")
 
 
 @dataclass(frozen=True)

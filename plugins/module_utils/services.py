@@ -20,8 +20,18 @@ from __future__ import annotations
 import re
 
 from .addr import AddrError, Span, address_span, parse_address
-from .kube import COMPONENT_LABEL, LB_IPS_ANNOTATION, MANAGED_BY, MANAGED_BY_VALUE
-from .problems import Problems
+from .kube import (
+    COMPONENT_LABEL,
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    IANA_SVC_NAME,
+    LABEL_NAME,
+    LB_IPS_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+)
+from .problems import Problems, names
 
 VARIABLE = "k8s_exposed_services"
 COMPONENT = "exposed_services"  # the add-on component (kube.COMPONENT_LABEL)
@@ -33,12 +43,6 @@ POLICIES = ("Cluster", "Local")
 ENTRY_KEYS = ("name", "namespace", "type", "selector", "target", "ports", "lb_ip", "external_traffic_policy")
 PORT_KEYS = ("name", "port", "protocol", "target_port", "node_port")
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
-SHOW = 5
 
 
 def _is_int(value: object) -> bool:
@@ -62,11 +66,6 @@ def is_label_key(key: object) -> bool:
     if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
         return False
     return bool(LABEL_NAME.match(name))
-
-
-def _shown(items: list[str]) -> str:
-    text = ", ".join(items[:SHOW])
-    return text + (f" and {len(items) - SHOW} more" if len(items) > SHOW else "")
 
 
 def _key_path(where: str, key: object) -> str:
@@ -316,7 +315,7 @@ class _Checker:
         if any(span.contains(address) for span, _ in self.pool_spans):
             return
         pools = [f"{label} {span.text}" for span, label in self.pool_spans]
-        why = f"is not inside any MetalLB pool ({_shown(pools)})" if pools else "is not inside a MetalLB pool " \
+        why = f"is not inside any MetalLB pool ({names(pools)})" if pools else "is not inside a MetalLB pool " \
             "(metallb_pools is empty)"
         self.problems.error(where, value, why, "pick an address from a pool in metallb_pools (or add it to one)")
 

@@ -16,7 +16,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.addr import (
     parse_port_range,
     parse_range_entry,
 )
-from ansible_collections.onprem.k8snet.plugins.module_utils.plan import _merge_reserved
+from ansible_collections.onprem.k8snet.plugins.module_utils.checks.ports import merge_reserved as _merge_reserved
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -1,0 +1,174 @@
+"""MetalLB address pools (against each other, the cluster networks and the nodes) and BGP peers."""
+
+from __future__ import annotations
+
+from ..addr import AddrError, Span, SpanIndex, overlapping_pairs, parse_address, parse_range_entry
+from ..kube import DNS1123_LABEL
+from ..problems import names
+from . import Context, Field, check_entry, int_between
+from .networks import NodeNet
+
+
+def _label(value: object) -> bool:
+    return isinstance(value, str) and bool(DNS1123_LABEL.match(value))
+
+
+POOL_FIELDS = {
+    "name": Field(_label, "is not a DNS-1123 label (it becomes the IPAddressPool name)",
+                  "use lower-case letters, digits and '-', at most 63"),
+    "mode": Field(lambda v: v in ("l2", "bgp"), "is not l2 or bgp", "use l2 or bgp", default="l2"),
+    "auto_assign": Field(lambda v: isinstance(v, bool), "is not a boolean", "use true or false", default=True),
+    "avoid_buggy_ips": Field(lambda v: isinstance(v, bool), "is not a boolean", "use true or false", default=False),
+}
+ASN = int_between(1, 4294967295)
+PEER_FIELDS = {
+    "name": Field(_label, "is not a DNS-1123 label", "e.g. tor-switch-1"),
+    "asn": Field(ASN, "is not an AS number 1..4294967295", "e.g. 64512 (private range 64512-65534)"),
+    "my_asn": Field(ASN, "is not an AS number 1..4294967295", "e.g. 64512 (private range 64512-65534)"),
+    "port": Field(int_between(1, 65535), "is not a port 1..65535", "leave it unset for 179", default=179),
+}
+# Peer settings handed to MetalLB's BGPPeer as they are.
+PEER_PASSTHROUGH = ("address", "hold_time", "keepalive_time", "password_secret", "node_selectors")
+
+
+class PoolChecker:
+    """metallb_pools: each entry, their overlaps, and what the nodes already use of them."""
+
+    def __init__(self, ctx: Context):
+        self.ctx, self.s, self.problems = ctx, ctx.s, ctx.problems
+        self.pools: list[dict] = []
+
+    @property
+    def spans(self) -> list[tuple[Span, str]]:
+        """(address range, its variable path) of every pool entry."""
+        return [(span, label) for p in self.pools for span, label in p["spans"]]
+
+    def parse(self, cluster_networks: list[tuple[Span, str]]) -> list[dict]:
+        pools = self.s["metallb_pools"]
+        if not self.s["metallb_enabled"]:
+            return []
+        if not isinstance(pools, list):
+            self.problems.error("metallb_pools", pools, "is not a list", "give a list of {name, addresses, mode}")
+            return []
+        names_seen: dict[str, int] = {}
+        for i, pool in enumerate(pools):
+            where = f"metallb_pools[{i}]"
+            if not isinstance(pool, dict):
+                self.problems.error(where, pool, "is not a mapping", "write {name: ..., addresses: [...]}")
+                continue
+            entry = check_entry(self.ctx, where, pool, POOL_FIELDS, what="pool", passthrough=("addresses",))
+            name = entry["name"]
+            if _label(name) and name in names_seen:
+                self.problems.error(f"{where}.name", name, f"is also the name of metallb_pools[{names_seen[name]}]",
+                                    "give every pool its own name")
+            elif _label(name):
+                names_seen[name] = i
+            self.pools.append({"index": i, **entry, "spans": self.addresses(where, pool.get("addresses"))})
+        for (a, a_label), (b, b_label) in overlapping_pairs(self.spans):
+            self.problems.error(b_label, b.text, f"overlaps {a_label} ({a.text})",
+                                "pools (and entries of one pool) must not overlap")
+        for span, label in self.spans:
+            for net, var in cluster_networks:
+                if span.overlaps(net):
+                    self.problems.error(label, span.text, f"overlaps {var} {net.text}",
+                                        "take LoadBalancer addresses from a host network, outside pod and "
+                                        "service networks")
+        return self.pools
+
+    def addresses(self, where: str, addresses: object) -> list[tuple[Span, str]]:
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        if not isinstance(addresses, list) or not addresses:
+            self.problems.error(f"{where}.addresses", addresses, "is empty or not a list",
+                                "list CIDRs or ranges, e.g. [192.168.56.240-192.168.56.250]")
+            return []
+        spans = []
+        for j, entry in enumerate(addresses):
+            try:
+                spans.append((parse_range_entry(entry), f"{where}.addresses[{j}]"))
+            except AddrError as exc:
+                self.problems.error(f"{where}.addresses[{j}]", entry, exc.why, exc.fix)
+        return spans
+
+    def check_against_nodes(self, nodes: list[NodeNet], choices: dict) -> None:
+        """No pool address is a node's, a gateway or a subnet's network/broadcast address; L2 pools lie
+        inside the subnet of the chosen NIC on every node."""
+        entries = self.spans
+        if not entries:
+            return
+        # Only non-overlapping entries can go into the index; overlaps are already errors.
+        clean = []
+        for span, label in entries:
+            if not any(span.overlaps(other) for other, _ in clean):
+                clean.append((span, label))
+        index = SpanIndex(clean)
+        hits: dict[tuple[str, str], list[str]] = {}
+
+        def note(value: Span, what: str) -> None:
+            label = index.find(value.first, value.family)
+            if label is not None:
+                hits.setdefault((label, what), []).append(value.text)
+
+        for node in nodes:
+            for addr, iface in node.addresses:
+                note(addr, f"the address of {node.name} {iface}")
+            for gw in node.gateways:
+                note(gw, f"the default gateway of {node.name}")
+        for subnet in {s for node in nodes for s, _ in node.subnets}:
+            if subnet.family == 4 and subnet.size > 2:
+                note(Span(subnet.first, subnet.first, 4, subnet.first_ip()), f"the network address of {subnet.text}")
+                note(Span(subnet.last, subnet.last, 4, subnet.last_ip()), f"the broadcast address of {subnet.text}")
+        by_label: dict[str, list[str]] = {}
+        for (label, what), values in hits.items():
+            by_label.setdefault(label, []).append(f"{values[0]} ({what})")
+        for label, found in sorted(by_label.items()):
+            value = next(span.text for span, lbl in clean if lbl == label)
+            self.problems.error(label, value, f"contains addresses already in use: {names(sorted(set(found)))}; "
+                                "MetalLB would answer ARP for them and cut those hosts off",
+                                "shrink the pool to free addresses of the node subnet")
+        # Nodes grouped by the subnets of their chosen NIC: few groups, however many nodes.
+        groups: dict[tuple, list[str]] = {}
+        for node in nodes:
+            choice = choices.get(node.name)
+            if choice:
+                key = tuple(sorted({s for s, iface in node.subnets if iface == choice["name"]}))
+                groups.setdefault(key, []).append(f"{node.name} {choice['name']}")
+        for pool in self.pools:
+            if pool["mode"] != "l2":
+                continue
+            for span, label in pool["spans"]:
+                outside = [who for subnets, members in groups.items()
+                           if not any(s.contains(span) for s in subnets) for who in members]
+                if outside:
+                    self.problems.error(label, span.text, "is not inside the subnet of the chosen NIC on "
+                                        f"{names(outside)}; L2 mode answers ARP only on the local segment",
+                                        "pick addresses from the subnet every node shares, or use mode: bgp")
+
+
+def check_bgp_peers(ctx: Context, pools: list[dict]) -> list[dict]:
+    """metallb_bgp_peers, normalized; a BGP pool needs at least one."""
+    peers = ctx.s["metallb_bgp_peers"]
+    if not ctx.s["metallb_enabled"]:
+        return []
+    if not isinstance(peers, list):
+        ctx.problems.error("metallb_bgp_peers", peers, "is not a list", "give a list of {address, asn, my_asn}")
+        return []
+    result = []
+    for i, peer in enumerate(peers):
+        where = f"metallb_bgp_peers[{i}]"
+        if not isinstance(peer, dict):
+            ctx.problems.error(where, peer, "is not a mapping", "write {address: ..., asn: ..., my_asn: ...}")
+            continue
+        try:
+            address = str(parse_address(peer.get("address")))
+        except AddrError as exc:
+            ctx.problems.error(f"{where}.address", peer.get("address"), exc.why, exc.fix)
+            address = None
+        entry = check_entry(ctx, where, {"name": f"peer-{i}", **peer}, PEER_FIELDS, what="BGP peer",
+                            passthrough=PEER_PASSTHROUGH)
+        result.append({"name": entry["name"], "address": address, "asn": entry["asn"], "my_asn": entry["my_asn"],
+                       "port": entry["port"], **{key: peer.get(key) for key in PEER_PASSTHROUGH[1:]}})
+    if any(p["mode"] == "bgp" for p in pools) and not result:
+        ctx.problems.error("metallb_bgp_peers", [], "is empty but a pool has mode: bgp",
+                           "add the routers to peer with, or use mode: l2")
+    return result
