@@ -287,6 +287,29 @@ def test_bgp_peer_fields(peer, variable):
     one_error(lab_inputs(metallb_bgp_peers=[peer]), variable)
 
 
+@pytest.mark.parametrize(("peer", "variable"), [
+    ({"address": "10.0.0.1", "asn": 64512, "my_asn": 64513, "port": 0}, "metallb_bgp_peers[0].port"),
+    ({"address": "10.0.0.1", "asn": 64512, "my_asn": 64513, "name": "ToR_1"}, "metallb_bgp_peers[0].name"),
+    ({"address": "10.0.0.1", "my_asn": 64513}, "metallb_bgp_peers[0].asn"),          # missing: required
+])
+def test_more_bgp_peer_fields(peer, variable):
+    one_error(lab_inputs(metallb_bgp_peers=[peer]), variable)
+
+
+def test_unknown_pool_and_peer_keys_are_warnings_naming_the_known_ones():
+    plan = plan_of(lab_inputs(metallb_pools=[{"name": "p", "addresses": ["192.168.56.240/30"], "prio": 1}],
+                              metallb_bgp_peers=[{"address": "10.0.0.1", "asn": 64512, "my_asn": 64513,
+                                                  "hold_time": "90s", "holdtime": "90s"}]))
+    warnings = [w for w in plan["warnings"] if "metallb_" in w]
+    assert any(w.startswith("metallb_pools[0].prio = 1: is not a pool setting") and "addresses" in w
+               for w in warnings), warnings
+    assert any(w.startswith("metallb_bgp_peers[0].holdtime = 90s: is not a BGP peer setting") and "hold_time" in w
+               for w in warnings), warnings
+    assert not any("].hold_time =" in w for w in warnings), warnings        # a known key is no warning
+    (peer,) = plan["metallb"]["bgp_peers"]
+    assert (peer["name"], peer["port"], peer["hold_time"]) == ("peer-0", 179, "90s")   # defaults and passthrough
+
+
 def test_disabled_metallb_ignores_pools():
     plan = plan_of(lab_inputs(metallb_enabled=False, metallb_pools=[{"name": "x", "addresses": ["bad"]}],
                               ingress_exposure="nodeport"))
