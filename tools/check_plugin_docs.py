@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "onprem.k8snet"
-TYPES = {"module": "modules", "filter": "filter"}
+TYPES = {"module": "modules", "filter": "filter", "lookup": "lookup"}
 
 
 def ansible_doc(*args: str) -> dict:

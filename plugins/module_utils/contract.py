@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from .addons.registry import ROLE_VARIABLES
+
 
 @dataclass(frozen=True)
 class Var:
@@ -124,14 +126,8 @@ CONTRACT: dict[str, Var] = _vars(
 
 # Public variables that belong to one role (versions, pins, tunables). They are
 # documented in that role's meta/argument_specs.yml; listing their prefixes
-# here lets the misspelling check know them without duplicating the list.
-ROLE_VARIABLE_PREFIXES = (
-    "flannel_version", "flannel_manifests", "flannel_image",
-    "metallb_version", "metallb_manifests", "metallb_arp_",
-    "ingress_version", "ingress_manifests", "ingress_nginx_",
-    "gateway_api_version", "gateway_api_manifests", "gateway_api_ngf_",
-    "node_prep_", "underlay_probe_", "network_plan_", "verify_",
-)
+# here lets the misspelling check know them (the add-on roles' come from the registry).
+ROLE_VARIABLE_PREFIXES = (*ROLE_VARIABLES, "node_prep_", "underlay_probe_", "network_plan_", "verify_")
 
 # Names a misspelt contract variable is compared against.
 _WATCHED_PREFIXES = ("k8s", "kube", "flan", "metal", "ingres", "ingress", "gateway", "upstream", "nginx")

@@ -14,10 +14,10 @@ import shutil
 from pathlib import Path
 
 import yaml
+from ansible_collections.onprem.k8snet.plugins.module_utils.addons.registry import COMPONENTS
 
 from tests.integration.harness import PlaybookResult
 
-COMPONENTS = ("flannel", "metallb", "ingress", "gateway", "exposed_services")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "k8snet"}
 STATE_FILE = "k8snet-state.json"
 

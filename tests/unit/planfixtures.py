@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.onprem.k8snet.plugins.module_utils.addons.registry import ADDONS, COMPONENT_PROJECTS
 
 DELETE = object()
 REPO = Path(__file__).resolve().parents[2]
@@ -106,12 +107,8 @@ def make_plan(node_count: int = 3, **sections) -> dict:
 # ------------------------------------------------------------------ upstream mirror
 
 
-ROLE_PINS = {  # role -> (variable prefix, upstream project) of each pin table in roles/<role>/defaults
-    "flannel": [("flannel", "flannel")],
-    "metallb": [("metallb", "metallb")],
-    "ingress": [("ingress", "nginx-ingress"), ("ingress_nginx", "ingress-nginx")],
-    "gateway_api": [("gateway_api", "gateway-api"), ("gateway_api_ngf", "nginx-gateway-fabric")],
-}
+ROLE_PINS = {  # role -> (pin table, upstream project) of each pin table in roles/<role>/defaults
+    a.role: list(a.pins.items()) for a in ADDONS.values() if a.pins}
 INTERNET_MIRROR = REPO / ".cache" / "upstream-mirror"
 
 
@@ -191,13 +188,8 @@ def upstream_files(*projects: str) -> dict[str, str]:
     return files
 
 
-# The upstream projects each component reads.
-COMPONENT_PROJECTS = {
-    "flannel": ("flannel",),
-    "metallb": ("metallb",),
-    "ingress": ("nginx-ingress", "ingress-nginx"),
-    "gateway": ("gateway-api", "nginx-gateway-fabric"),
-}
+# The add-ons with pinned upstream files (the others build from the inventory alone).
+PINNED = tuple(a.name for a in ADDONS.values() if a.pins)
 
 
 def component_files(component: str) -> dict[str, str]:

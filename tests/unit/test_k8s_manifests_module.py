@@ -9,7 +9,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_fil
 from ansible_collections.onprem.k8snet.plugins.module_utils.services import check_exposed_services
 from ansible_collections.onprem.k8snet.plugins.modules import k8s_manifests
 
-from .planfixtures import component_files, make_plan, pool, run_module
+from .planfixtures import PINNED, component_files, make_plan, pool, run_module
 
 ALL_ON = {"gateway_api": {"enabled": True}, "flannel": {"annotate_nodes": True, "iface_arg": None}}
 
@@ -20,7 +20,7 @@ def run(component, dest, plan=None, *, check_mode=False, diff=False, **extra):
     return run_module(k8s_manifests.main, args, check_mode=check_mode, diff=diff)
 
 
-@pytest.mark.parametrize("component", ["flannel", "metallb", "ingress", "gateway"])
+@pytest.mark.parametrize("component", PINNED)
 def test_render_is_idempotent(tmp_path, component):
     first = run(component, tmp_path)
     assert not first["failed"], first.get("msg")
@@ -149,7 +149,7 @@ def test_plan_fixture_has_the_real_plan_layout():
     assert set(fixture["nodes"]["node1"]["iface"]) == set(real["nodes"]["node1"]["iface"])
 
 
-@pytest.mark.parametrize("component", ["flannel", "metallb", "ingress", "gateway"])
+@pytest.mark.parametrize("component", PINNED)
 def test_a_real_plan_renders_and_validates(tmp_path, component):
     plan = real_plan(metallb_pools=[{"name": "lab-pool", "addresses": ["192.168.56.200-192.168.56.220"]}],
                      gateway_api_enabled=True, ingress_lb_ip="192.168.56.200")

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import SUPPORTED_K8S_VERSIONS
 
-from .planfixtures import component_files
+from .planfixtures import PINNED, component_files
 
 MIRROR = "registry.example.com/mirror"
 
@@ -24,7 +24,7 @@ def deployment(**container) -> dict:
 
 def all_upstream_objects() -> list[dict]:
     objects = []
-    for component in ("flannel", "metallb", "ingress", "gateway"):
+    for component in PINNED:
         for path, local in sorted(component_files(component).items()):
             if path.endswith((".yaml", ".yml")) and "kustomization" not in path:
                 objects += kube.load_file(local)

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
 from ansible_collections.onprem.k8snet.plugins.modules import upstream_fetch
 
-from .planfixtures import ROLE_PINS, manifest_rows, require_mirror, role_pins, run_module
+from .planfixtures import ADDONS, ROLE_PINS, manifest_rows, require_mirror, role_pins, run_module
 
 FLANNEL = {"project": "flannel", "version": "v0.28.9", "path": "Documentation/kube-flannel.yml",
            "sha256": "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0"}
@@ -228,8 +228,7 @@ def test_role_pins_match_the_manifest(role):
         assert rows[upstream.Pin.from_dict(pin).relpath] == pin["sha256"], pin["path"]
 
 
-@pytest.mark.parametrize("component, role", [("flannel", "flannel"), ("metallb", "metallb"), ("ingress", "ingress"),
-                                             ("gateway", "gateway_api")])
+@pytest.mark.parametrize("component, role", [(a.name, a.role) for a in ADDONS.values() if a.pins])
 def test_role_pins_cover_every_file_the_builders_read(component, role):
     from ansible_collections.onprem.k8snet.plugins.module_utils import addons
 

@@ -1,130 +1,51 @@
 """Add-on builders: (network plan, pinned upstream files) -> the final Kubernetes objects.
 
-Every add-on module offers ``required_files(plan) -> list[str]`` (pin paths it reads),
-``build(plan, files) -> list[dict]`` (final objects, ordered for apply) and, where it has them,
-``artifacts(plan, files) -> list[Artifact]`` (files that are not objects to apply as a whole:
-patches of objects the project does not own, configuration fragments).
+Which add-ons there are, in which order, with which role, upstream projects and builder: the
+registry (``registry.ADDONS``). Every builder module offers ``required_files(plan) -> list[str]``
+(pin paths it reads), ``build(plan, files) -> list[dict]`` (final objects, ordered for apply) and,
+where it has them, ``artifacts(plan, files) -> list[Artifact]`` (files that are not objects to apply
+as a whole: patches of objects the project does not own, configuration fragments). What the
+builders share is in ``common``.
 
 ``files`` maps a pin path (``Documentation/kube-flannel.yml``) to the local file that
 ``onprem.k8snet.upstream_fetch`` verified.
 
-A new builder module is added to :func:`_builders` with a static import: Ansible ships to the
-module only the module_utils it can see imported.
+A new builder module is imported here by name (statically: Ansible ships to a module only the
+module_utils it can see imported) and named in its registry entry.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from ..kube import ManifestError, add_managed_label
+from . import exposed_services, flannel, gateway, ingress_nginx, metallb, nginx_ingress
+from .common import (
+    CUSTOM_ORDER,
+    KIND_ORDER,
+    Artifact,
+    Build,
+    file_name,
+    finish,
+    is_custom,
+    load,
+    order_of,
+    patch_ingress_service,
+    set_ip_families,
+)
+from .registry import ADDONS, COMPONENT_PROJECTS, COMPONENTS
 
-from ..kube import LB_IPS_ANNOTATION, ManifestError, add_managed_label, load_file, mirror_images
+BUILDERS = {"flannel": flannel, "metallb": metallb, "nginx_ingress": nginx_ingress, "ingress_nginx": ingress_nginx,
+            "gateway": gateway, "exposed_services": exposed_services}
 
-COMPONENTS = ("flannel", "metallb", "ingress", "gateway", "exposed_services")
-# The upstream projects whose pinned files each component reads.
-COMPONENT_PROJECTS = {"flannel": ("flannel",), "metallb": ("metallb",),
-                      "ingress": ("nginx-ingress", "ingress-nginx"),
-                      "gateway": ("gateway-api", "nginx-gateway-fabric"), "exposed_services": ()}
-
-# Apply phase of each kind (Helm's install order, CRDs moved first): the two-digit prefix of
-# rendered file names. Names therefore do not move when another object is added or removed.
-KIND_ORDER = {
-    "Namespace": 10,
-    "CustomResourceDefinition": 15,
-    "ServiceAccount": 20,
-    "Secret": 25,
-    "ConfigMap": 26,
-    "ClusterRole": 30,
-    "ClusterRoleBinding": 31,
-    "Role": 32,
-    "RoleBinding": 33,
-    "IngressClass": 40,
-    "Service": 50,
-    "DaemonSet": 60,
-    "Deployment": 61,
-    "StatefulSet": 62,
-    "Job": 65,
-    "ValidatingAdmissionPolicy": 70,
-    "ValidatingAdmissionPolicyBinding": 71,
-    "MutatingWebhookConfiguration": 75,
-    "ValidatingWebhookConfiguration": 76,
-}
-CUSTOM_ORDER = 90  # custom resources: after their CRDs and the controllers that watch them
-
-
-@dataclass
-class Artifact:
-    """A rendered file that is not one object to apply: a patch, or a configuration fragment."""
-
-    path: str  # relative to the component directory, e.g. node-annotations/node1.yaml
-    content: dict
-    kind: str  # "patch" (merge into an existing API object) or "fragment" (not an API object)
-    comment: str = ""  # header lines saying what it is and how it is used
-    validate: bool = False  # also check it against the OpenAPI schema (patches that are valid objects)
-
-
-@dataclass
-class Build:
-    objects: list[dict]
-    artifacts: list[Artifact] = field(default_factory=list)
-
-
-def order_of(obj: dict) -> int:
-    return KIND_ORDER.get(obj["kind"], CUSTOM_ORDER)
-
-
-_UNSAFE = re.compile(r"[^a-z0-9.-]+")
-
-
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text.lower()).strip("_") or "_"
-
-
-def file_name(obj: dict) -> str:
-    """``NN-<kind>-<namespace>-<name>.yaml`` (no namespace part for cluster-scoped objects).
-
-    Objects are applied in the order of these names, so the apply order and the rendered
-    directory listing are the same thing.
-    """
-    meta = obj.get("metadata") or {}
-    parts = [f"{order_of(obj):02d}", _safe(obj["kind"])]
-    if meta.get("namespace"):
-        parts.append(_safe(meta["namespace"]))
-    parts.append(_safe(meta.get("name") or ""))
-    return "-".join(parts) + ".yaml"
-
-
-def finish(objects: list[dict], plan: dict) -> list[dict]:
-    """What every builder does last: the project label, the registry mirror, apply order."""
-    mirror = (plan.get("cluster") or {}).get("registry_mirror")
-    for obj in objects:
-        add_managed_label(obj)
-        mirror_images(obj, mirror)
-    return sorted(objects, key=file_name)
-
-
-def load(files: dict[str, str], path: str) -> list[dict]:
-    """The objects of one pinned file; a clear error when the caller did not fetch it."""
-    local = files.get(path)
-    if not local:
-        raise ManifestError(f"upstream file {path} was not provided; fetch it with onprem.k8snet.upstream_fetch "
-                            "(is it in the role's *_manifests pin list?)")
-    return load_file(local)
-
-
-def is_custom(obj: dict) -> bool:
-    """A custom resource (last apply phase): api mode applies these once the controllers run."""
-    return order_of(obj) == CUSTOM_ORDER
+__all__ = ["ADDONS", "BUILDERS", "COMPONENTS", "COMPONENT_PROJECTS", "CUSTOM_ORDER", "KIND_ORDER", "Artifact",
+           "Build", "build", "file_name", "finish", "is_custom", "load", "module_for", "order_of",
+           "patch_ingress_service", "required_files", "set_ip_families"]
 
 
 def module_for(component: str, plan: dict):
     """The builder module of a component (the ingress component has one per controller)."""
     if component not in COMPONENTS:
         raise ManifestError(f"unknown component {component!r}; use one of {', '.join(COMPONENTS)}")
-    name = component
-    if component == "ingress":
-        name = "ingress_nginx" if (plan.get("ingress") or {}).get("controller") == "ingress-nginx" \
-            else "nginx_ingress"
-    module = _builders().get(name)
+    module = BUILDERS.get(ADDONS[component].builder(plan))
     if module is None:
         raise ManifestError(f"component {component!r} has no builder in this version of the collection")
     return module
@@ -143,35 +64,3 @@ def build(component: str, plan: dict, files: dict[str, str]) -> Build:
     objects = [add_managed_label(obj, component) for obj in module.build(plan, files)]
     artifacts = module.artifacts(plan, files) if hasattr(module, "artifacts") else []
     return Build(objects=objects, artifacts=artifacts)
-
-
-def set_ip_families(service: dict, plan: dict) -> None:
-    """Make a Service fit the cluster's address families (upstream files assume IPv4 only)."""
-    families = plan["cluster"].get("service_cidr") or {}
-    spec = service.setdefault("spec", {})
-    if families.get("ipv4") and not families.get("ipv6"):
-        return
-    spec.pop("ipFamilies", None)  # the API server fills them in its own (primary first) order
-    spec["ipFamilyPolicy"] = "PreferDualStack" if families.get("ipv4") else "SingleStack"
-
-
-def patch_ingress_service(service: dict, plan: dict) -> None:
-    """The ingress controller's Service as the plan exposes it (both controllers' Services have http/https)."""
-    ingress, spec = plan["ingress"], service["spec"]
-    spec["externalTrafficPolicy"] = ingress.get("external_traffic_policy") or "Local"
-    if ingress["exposure"] == "loadbalancer" and ingress.get("lb_ip"):
-        service["metadata"].setdefault("annotations", {})[LB_IPS_ANNOTATION] = ingress["lb_ip"]
-    if ingress["exposure"] == "nodeport":
-        fixed = {"http": ingress.get("http_nodeport"), "https": ingress.get("https_nodeport")}
-        for port in spec.get("ports") or []:
-            if fixed.get(port.get("name")):
-                port["nodePort"] = fixed[port["name"]]
-    set_ip_families(service, plan)
-
-
-def _builders() -> dict:
-    # Imported here, not at the top: the builders import this package's helpers.
-    from . import exposed_services, flannel, gateway, ingress_nginx, metallb, nginx_ingress
-
-    return {"flannel": flannel, "metallb": metallb, "nginx_ingress": nginx_ingress, "ingress_nginx": ingress_nginx,
-            "gateway": gateway, "exposed_services": exposed_services}

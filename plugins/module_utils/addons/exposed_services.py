@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..services import build_service
-from . import finish, set_ip_families
+from .common import finish, set_ip_families
 
 
 def required_files(plan: dict) -> list[str]:

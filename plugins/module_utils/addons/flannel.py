@@ -18,7 +18,7 @@ import hashlib
 import json
 
 from ..kube import ManifestError, container, find
-from . import Artifact, finish, load
+from .common import Artifact, finish, load
 
 MANIFEST = "Documentation/kube-flannel.yml"
 NAMESPACE = "kube-flannel"

@@ -12,7 +12,7 @@ plane image (repository inside NginxProxy) is rewritten as well as the controlle
 from __future__ import annotations
 
 from ..kube import find, mirror_repository
-from . import finish, load
+from .common import finish, load
 
 GATEWAY_API_FILES = [f"config/crd/standard/gateway.networking.k8s.io_{name}.yaml" for name in (
     "gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants", "backendtlspolicies",

@@ -12,7 +12,7 @@ daemonset`` alone also turns the Deployment into a DaemonSet.
 from __future__ import annotations
 
 from ..kube import container, find
-from . import finish, load, patch_ingress_service
+from .common import finish, load, patch_ingress_service
 
 NAMESPACE = "ingress-nginx"
 CONTROLLER = "ingress-nginx-controller"

@@ -11,7 +11,7 @@ mode needs (render mode users merge it into ConfigMap kube-system/kube-proxy the
 
 from __future__ import annotations
 
-from . import Artifact, finish, load
+from .common import Artifact, finish, load
 
 NAMESPACE = "metallb-system"
 API = "metallb.io/v1beta1"

@@ -14,7 +14,7 @@ Exposure (``plan.ingress.exposure``):
 from __future__ import annotations
 
 from ..kube import ManifestError, container, find
-from . import finish, load, patch_ingress_service
+from .common import finish, load, patch_ingress_service
 
 PREFIX = "deployments/"
 NAMESPACE = "nginx-ingress"
