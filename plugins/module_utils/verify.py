@@ -94,10 +94,41 @@ def _arp_owner(live: dict) -> list[dict]:
     return rows
 
 
+# What roles/verify/files/batch_checks.sh (one exec running several checks) prints before each
+# check's output and before its stderr: "@@k8snet-check <index> <exit code>", then "@@k8snet-stderr".
+CHECK_MARK, STDERR_MARK = "@@k8snet-check ", "@@k8snet-stderr"
+
+
+def split_batch(result: dict) -> list[dict]:
+    """One exec that ran several checks (its item is [pod, [check, ...]]) as one result per check,
+    each like a single k8s_exec result: item, rc, stdout, stderr. A check the output does not reach
+    (the exec failed before it) gets the exec's error."""
+    item = result.get("item")
+    if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], list)):
+        return [result]
+    found: dict[int, dict] = {}
+    current = None
+    for line in (result.get("stdout") or "").split("\n"):
+        if line.startswith(CHECK_MARK):
+            index, rc = line[len(CHECK_MARK):].split()
+            current = found[int(index)] = {"rc": int(rc), "stdout": [], "stderr": []}
+            stream = current["stdout"]
+        elif line == STDERR_MARK and current is not None:
+            stream = current["stderr"]
+        elif current is not None:
+            stream.append(line)
+    error = result.get("msg") or result.get("stderr") or "the batch did not reach this check"
+    return [{"item": check, "rc": found[i]["rc"], "stdout": "\n".join(found[i]["stdout"]).strip(),
+             "stderr": "\n".join(found[i]["stderr"]).strip()} if i in found
+            else {"item": check, "rc": None, "stdout": "", "stderr": error}
+            for i, check in enumerate(item[1])]
+
+
 def live_checks(live: dict) -> dict:
     """The raw results of the api-mode checks as {kind: [{what, ok, detail}]}."""
     checks: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    for result in [*(live.get("pod") or []), *(live.get("external") or [])]:
+    pod = [one for result in live.get("pod") or [] for one in split_batch(result)]
+    for result in [*pod, *(live.get("external") or [])]:
         check = _check(result)
         checks.setdefault(check["kind"], []).append(check)
     checks["external-to-service"].extend(_arp_owner(live))

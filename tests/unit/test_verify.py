@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from ansible_collections.onprem.k8snet.plugins.module_utils import verify
 
 PLAN = {"cluster": {"nodeport_range": {"start": 30000, "end": 32767}, "inventory_name": "lab", "apply": "render"},
@@ -98,3 +101,51 @@ def test_an_exact_answer_must_be_exact():
 def test_a_kind_without_checks_fails():
     rows = by_kind(verify.live_rows({"pod": [], "external": []}))
     assert all(r["status"] == verify.FAIL and r["evidence"] == "not checked" for r in rows.values())
+
+
+BATCH_SCRIPT = Path(__file__).resolve().parents[2] / "roles/verify/files/batch_checks.sh"
+
+
+def run_batch(pod, checks, script=None):
+    """What k8s_exec returns for roles/verify/tasks/api.yml's one exec per pod, run here with sh."""
+    text = script if script is not None else BATCH_SCRIPT.read_text()
+    done = subprocess.run(["sh", "-c", text, "sh", *(c["command"] for c in checks)],
+                          capture_output=True, text=True, check=False)
+    return {"item": [pod, checks], "rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+
+
+BATCH = [
+    {"kind": "intra-pod", "what": "over localhost", "expect": "verify-a", "command": "echo verify-a"},
+    {"kind": "pod-to-pod", "what": "two lines", "expect": "verify-b", "command": "printf 'x\\nverify-b\\n'"},
+    {"kind": "pod-to-service", "what": "DNS times out", "expect": "10.96.0.10", "exact": True,
+     "command": "echo ';; connection timed out' >&2; exit 9"},
+    {"kind": "pod-to-pod", "what": "UDP full size", "expect": "1417", "exact": True, "command": "echo 1417"},
+]
+
+
+def test_one_exec_per_pod_splits_into_one_result_per_check():
+    results = verify.split_batch(run_batch("verify-a", BATCH))
+    assert [(r["item"]["what"], r["rc"], r["stdout"], r["stderr"]) for r in results] == [
+        ("over localhost", 0, "verify-a", ""),
+        ("two lines", 0, "x\nverify-b", ""),
+        ("DNS times out", 9, "", ";; connection timed out"),
+        ("UDP full size", 0, "1417", ""),
+    ]
+    rows = by_kind(verify.live_rows({"pod": [run_batch("verify-a", BATCH)]}))
+    assert rows["intra-pod"]["status"] == verify.PASS and rows["pod-to-pod"]["status"] == verify.PASS
+    assert "expected '10.96.0.10', got ';; connection timed out'" in rows["pod-to-service"]["evidence"]
+
+
+def test_checks_an_exec_did_not_reach_fail_with_the_exec_error():
+    failed = {"item": ["verify-a", BATCH[:2]], "failed": True, "msg": "pods \"verify-a\" not found"}
+    results = verify.split_batch(failed)
+    assert [(r["rc"], r["stderr"]) for r in results] == [(None, 'pods "verify-a" not found')] * 2
+    rows = by_kind(verify.live_rows({"pod": [failed]}))
+    assert rows["intra-pod"]["status"] == verify.FAIL and "not found" in rows["intra-pod"]["evidence"]
+
+
+def test_a_batch_whose_marks_the_reader_does_not_know_passes_nothing():
+    # negative control: the same checks, the script printing a mark of another spelling
+    other = BATCH_SCRIPT.read_text().replace("@@k8snet-check", "@@check")
+    rows = by_kind(verify.live_rows({"pod": [run_batch("verify-a", BATCH, other)]}))
+    assert rows["intra-pod"]["status"] == verify.FAIL and rows["pod-to-pod"]["status"] == verify.FAIL
