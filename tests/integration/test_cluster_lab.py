@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from k8snet_lab.pins import AGNHOST  # importable: conftest imports harness, which puts tools/ on the path
+from k8snet_lab.util import mountinfo
 
 from tests.integration.harness import lab_tool, wait_until
 
@@ -166,8 +167,17 @@ def test_create_after_a_crash_and_destroy_leaves_nothing(lab_cluster):
     lab_tool("create", "--cluster", timeout=900)
     lab = lab_cluster("vagrant")
     assert_day0(lab)
-    destroyed = lab_tool("destroy")
-    assert "lab destroyed" in destroyed.stdout, destroyed.stdout
-    assert machine_leftovers() == []
+    # and a node cgroup of a lab that a process in another cgroup created (another shell, a CI runner)
+    hierarchy = next(Path(point) for point, fstype, _ in mountinfo() if fstype in ("cgroup", "cgroup2"))
+    elsewhere = hierarchy / "k8snet-test-elsewhere"
+    (elsewhere / "k8snet-lab-node1").mkdir(parents=True, exist_ok=True)
+    try:
+        destroyed = lab_tool("destroy")
+        assert "lab destroyed" in destroyed.stdout, destroyed.stdout
+        assert machine_leftovers() == []
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            (elsewhere / "k8snet-lab-node1").rmdir()
+        elsewhere.rmdir()
     assert host_sysctls() == before
 

@@ -52,8 +52,22 @@ def enter_node_cgroups(node: str) -> None:
         (own / "cgroup.procs").write_text("0")
 
 
-def lab_cgroups() -> list[Path]:
-    return [d for parent in cgroup_parents() for d in sorted(parent.glob(f"{CGROUP_PREFIX}*")) if d.is_dir()]
+def lab_cgroups(max_depth: int = 4) -> list[Path]:
+    """The nodes' cgroups wherever they are: under every hierarchy, not only our own cgroup.
+
+    A lab created by a process in another cgroup (a shell of another session, a CI job's runner)
+    has its node cgroups under that process's cgroup; destroy must find those too. The search
+    stops at a node's cgroup (the node's own tree is removed with it) and at max_depth.
+    """
+    found = []
+    for point, fstype, _ in mountinfo():
+        if fstype not in ("cgroup", "cgroup2"):
+            continue
+        for top, dirs, _ in os.walk(point):
+            depth = len(Path(top).relative_to(point).parts)
+            found += [Path(top) / d for d in sorted(dirs) if d.startswith(CGROUP_PREFIX)]
+            dirs[:] = [] if depth >= max_depth else [d for d in dirs if not d.startswith(CGROUP_PREFIX)]
+    return list(dict.fromkeys(found))
 
 
 def remove_lab_cgroups(timeout: float = 5.0) -> None:
