@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ansible_collections.onprem.k8snet.plugins.filter.exposed_live import FilterModule as ExposedLive
+from ansible_collections.onprem.k8snet.plugins.filter.probe_diagnosis import FilterModule as ProbeDiagnosis
 from ansible_collections.onprem.k8snet.plugins.filter.traffic_report import FilterModule as TrafficReport
 from ansible_collections.onprem.k8snet.plugins.module_utils import verify
 
 exposed_live = ExposedLive().filters()["exposed_live"]
 traffic_report = TrafficReport().filters()["traffic_report"]
+probe_diagnosis = ProbeDiagnosis().filters()["probe_diagnosis"]
 
 
 def service(namespace, name, selector=None, node_ports=()):
@@ -62,3 +64,25 @@ def test_traffic_report_reads_each_hosts_registered_evidence_in_render_mode():
     assert rows["pod-to-pod"]["status"] == verify.NEEDS_CLUSTER
     rows = {r["kind"]: r for r in traffic_report({"node1": good}, ["node1"], render)["rows"]}
     assert rows["intra-pod"]["status"] == verify.PASS
+
+
+PROBE_PLAN = {
+    "nodes": {n: {"iface": {"name": "eth1", "ipv4": f"192.168.56.1{i}"}} for i, n in enumerate(("node1", "node2"), 1)},
+    "flannel": {"vni": 1, "port": 8472},
+    "probes": {"mode": "full mesh", "pools": {}, "arp": {}},
+}
+
+
+def test_probe_diagnosis_reads_what_each_host_registered_and_skips_skipped_ones():
+    vxlan = [{"peer": "node2", "kind": "vxlan", "address": "192.168.56.12", "size": 1450, "large": True}]
+    hostvars = {"node1": {"underlay_probe_vxlan_result": {"results": vxlan}},
+                "node2": {"underlay_probe_vxlan_result": {"skipped": True, "results": [{**vxlan[0], "large": False}]},
+                          "underlay_probe_port_result": {"results": [
+                              {"peer": "node1", "address": "192.168.56.11", "protocol": "tcp", "port": 10250,
+                               "why": "kubelet", "ok": False, "error": "connection refused"}]}}}
+    out = probe_diagnosis(hostvars, ["node1", "node2"], PROBE_PLAN)
+    assert out["failures"] == ["node2 -> node1 192.168.56.11 tcp/10250 (kubelet): connection refused; "
+                               "open it between the nodes"]
+    assert "vxlan (VNI 1, UDP 8472): 1/1 pairs passed with don't-fragment pings of 1450 bytes" in out["summary"]
+    assert "ports between nodes: 0/1 reachable" in out["summary"]
+    assert out["summary"][:2] == ["probed: all pairs and pool addresses", "pairs: full mesh"]
