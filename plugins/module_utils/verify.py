@@ -102,7 +102,8 @@ CHECK_MARK, STDERR_MARK = "@@k8snet-check ", "@@k8snet-stderr"
 def split_batch(result: dict) -> list[dict]:
     """One exec that ran several checks (its item is [pod, [check, ...]]) as one result per check,
     each like a single k8s_exec result: item, rc, stdout, stderr. A check the output does not reach
-    (the exec failed before it) gets the exec's error."""
+    (the exec failed before it) gets the exec's error. A result of one check (not a batch) is returned
+    as it is."""
     item = result.get("item")
     if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], list)):
         return [result]
