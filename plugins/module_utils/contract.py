@@ -99,7 +99,9 @@ CONTRACT: dict[str, Var] = _vars(
         "List of `{name, addresses, auto_assign, avoid_buggy_ips, mode: l2|bgp}`; addresses are CIDRs or "
         "`a-b` ranges. L2 pools must lie inside the subnet of every node's chosen NIC."),
     Var("metallb_bgp_peers", [],
-        "List of `{address, asn, my_asn, port, hold_time, keepalive_time, password_secret, name}` (BGP pools)."),
+        "List of `{address, asn, my_asn, port, hold_time, keepalive_time, password_secret, name}` (BGP pools). "
+        "Timers are seconds or Go durations (`90s`, `1m30s`): `hold_time` 0 or 3..65535 s, `keepalive_time` "
+        "below it (below 90 s when `hold_time` is unset)."),
     Var("metallb_bgp_implementation", "native",
         "`native` (metallb-native.yaml) or `frr-k8s` (needed for BFD)."),
     Var("metallb_manage_kube_proxy", True,

@@ -296,6 +296,36 @@ def test_more_bgp_peer_fields(peer, variable):
     one_error(lab_inputs(metallb_bgp_peers=[peer]), variable)
 
 
+PEER = {"address": "10.0.0.1", "asn": 64512, "my_asn": 64513}
+
+
+@pytest.mark.parametrize(("timers", "variable", "why"), [
+    ({"hold_time": -1}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"hold_time": 2}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"hold_time": "2s"}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"hold_time": "1.5m"}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"hold_time": 70000}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"hold_time": True}, "hold_time", "is not 0 or 3..65535 whole seconds"),
+    ({"keepalive_time": "10ms"}, "keepalive_time", "is not a duration in whole seconds"),
+    ({"hold_time": 30, "keepalive_time": 30}, "keepalive_time", "is not below the hold time (30s)"),
+    ({"hold_time": "1m", "keepalive_time": "1m30s"}, "keepalive_time", "is not below the hold time (60s)"),
+    ({"keepalive_time": 90}, "keepalive_time", "is not below the hold time (90s)"),      # MetalLB's default hold
+    ({"hold_time": 0, "keepalive_time": 10}, "keepalive_time", "is set while hold_time is 0"),
+])
+def test_bgp_timers_are_refused_naming_the_peer(timers, variable, why):
+    error = one_error(lab_inputs(metallb_bgp_peers=[{**PEER, **timers}]), f"metallb_bgp_peers[0].{variable}")
+    assert error.why.startswith(why), error.why
+
+
+@pytest.mark.parametrize("timers", [{}, {"hold_time": 0}, {"hold_time": 3, "keepalive_time": 1},
+                                    {"hold_time": "1m30s", "keepalive_time": "30s"}, {"hold_time": 65535},
+                                    {"keepalive_time": 0}, {"hold_time": None, "keepalive_time": None}])
+def test_bgp_timers_accepted(timers):
+    plan = plan_of(lab_inputs(metallb_bgp_peers=[{**PEER, **timers}]))     # no error at all
+    (peer,) = plan["metallb"]["bgp_peers"]
+    assert (peer["hold_time"], peer["keepalive_time"]) == (timers.get("hold_time"), timers.get("keepalive_time"))
+
+
 def test_unknown_pool_and_peer_keys_are_warnings_naming_the_known_ones():
     plan = plan_of(lab_inputs(metallb_pools=[{"name": "p", "addresses": ["192.168.56.240/30"], "prio": 1}],
                               metallb_bgp_peers=[{"address": "10.0.0.1", "asn": 64512, "my_asn": 64513,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from ..addr import AddrError, Span, SpanIndex, overlapping_pairs, parse_address, parse_range_entry
 from ..kube import DNS1123_LABEL
 from ..problems import names
-from . import Context, Field, check_entry, int_between
+from . import Context, Field, check_entry, int_between, is_int
 from .networks import NodeNet
 
 
@@ -26,9 +28,28 @@ PEER_FIELDS = {
     "asn": Field(ASN, "is not an AS number 1..4294967295", "e.g. 64512 (private range 64512-65534)"),
     "my_asn": Field(ASN, "is not an AS number 1..4294967295", "e.g. 64512 (private range 64512-65534)"),
     "port": Field(int_between(1, 65535), "is not a port 1..65535", "leave it unset for 179", default=179),
+    "hold_time": Field(lambda v: v is None or bgp_seconds(v) in (0, *range(3, 65536)),
+                       "is not 0 or 3..65535 whole seconds (BGP's hold time, RFC 4271 4.2)",
+                       "e.g. 90 or 90s (0 turns keepalives off); leave it unset for MetalLB's 90s", default=None),
+    "keepalive_time": Field(lambda v: v is None or bgp_seconds(v) is not None,
+                            "is not a duration in whole seconds", "e.g. 30 or 30s, a third of the hold time",
+                            default=None),
 }
-# Peer settings handed to MetalLB's BGPPeer as they are.
-PEER_PASSTHROUGH = ("address", "hold_time", "keepalive_time", "password_secret", "node_selectors")
+# Peer settings handed to MetalLB's BGPPeer as they are (the timers after the checks above).
+PEER_PASSTHROUGH = ("address", "password_secret", "node_selectors")
+DEFAULT_HOLD_TIME = 90  # MetalLB's, when hold_time is unset
+_GO_DURATION = re.compile(r"(?:\d+[hms])+")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+
+
+def bgp_seconds(value: object) -> int | None:
+    """Whole seconds of a BGP timer given as plain seconds or a Go duration of h/m/s (``90s``, ``1m30s``);
+    None for anything else (negative, fractional, another unit, not a number)."""
+    if is_int(value):
+        return value if value >= 0 else None
+    if isinstance(value, str) and _GO_DURATION.fullmatch(value):
+        return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)([hms])", value))
+    return None
 
 
 class PoolChecker:
@@ -166,9 +187,28 @@ def check_bgp_peers(ctx: Context, pools: list[dict]) -> list[dict]:
             address = None
         entry = check_entry(ctx, where, {"name": f"peer-{i}", **peer}, PEER_FIELDS, what="BGP peer",
                             passthrough=PEER_PASSTHROUGH)
+        _check_timers(ctx, where, entry)
         result.append({"name": entry["name"], "address": address, "asn": entry["asn"], "my_asn": entry["my_asn"],
-                       "port": entry["port"], **{key: peer.get(key) for key in PEER_PASSTHROUGH[1:]}})
+                       "port": entry["port"], "hold_time": entry["hold_time"],
+                       "keepalive_time": entry["keepalive_time"],
+                       **{key: peer.get(key) for key in PEER_PASSTHROUGH[1:]}})
     if any(p["mode"] == "bgp" for p in pools) and not result:
         ctx.problems.error("metallb_bgp_peers", [], "is empty but a pool has mode: bgp",
                            "add the routers to peer with, or use mode: l2")
     return result
+
+
+def _check_timers(ctx: Context, where: str, entry: dict) -> None:
+    """The keepalive interval lies below the hold time (MetalLB's own 90 s when hold_time is unset);
+    a hold time of 0 sends no keepalives."""
+    hold = DEFAULT_HOLD_TIME if entry["hold_time"] is None else bgp_seconds(entry["hold_time"])
+    keepalive = None if entry["keepalive_time"] is None else bgp_seconds(entry["keepalive_time"])
+    if hold is None or keepalive is None:
+        return  # unset, or already an error of its own
+    if hold == 0 and keepalive > 0:
+        ctx.problems.error(f"{where}.keepalive_time", entry["keepalive_time"], "is set while hold_time is 0 "
+                           "(no keepalives are sent)", "remove keepalive_time, or give a hold_time of 3s or more")
+    elif hold and keepalive >= hold:
+        ctx.problems.error(f"{where}.keepalive_time", entry["keepalive_time"],
+                           f"is not below the hold time ({hold}s): the session would drop between keepalives",
+                           f"use at most a third of it, e.g. {max(1, hold // 3)}s")
