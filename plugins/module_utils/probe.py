@@ -262,15 +262,39 @@ def diagnose_vxlan(plan: dict, results: dict) -> list[str]:
             elif c.get("small"):
                 lines.append(f"{pair}: packets of {c['size']} bytes with don't-fragment are lost but small ones "
                              f"pass: an MTU mismatch on the path (this NIC MTU {local['mtu']}, peer "
-                             f"{peer['mtu']}); set flannel_mtu to the smallest MTU on the path")
+                             f"{peer['mtu']}); set flannel_mtu to the smallest MTU on the path. "
+                             + _mtu_causes(host, c, peer))
             elif c["kind"] == "underlay":
                 lines.append(f"{pair}: no reply to ping on the underlay ({c['address']}): the nodes cannot "
                              "reach each other on these NICs")
             else:
                 lines.append(f"{pair}: no VXLAN traffic (UDP {port}) gets through: "
                              f"UDP {port} is blocked between the nodes, or these NICs are not on a network "
-                             "that connects them")
+                             f"that connects them. {_vxlan_causes(c, local, peer, port)}")
     return lines
+
+
+# VXLAN's outer headers: IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 bytes.
+VXLAN_OVERHEAD = 50
+
+
+def _mtu_causes(host: str, check: dict, peer: dict) -> str:
+    """Where a full-size packet is lost, and the command that finds the largest one that passes."""
+    frame = check["size"] + VXLAN_OVERHEAD
+    return (f"Causes: a link between the NICs (switch, hypervisor vSwitch, VPN or tunnel) with a smaller MTU "
+            f"than the NICs say; test the underlay with `ping -M do -s {frame - 28} {_addr(peer)}` on {host} "
+            f"({frame}-byte frames, VXLAN adds {VXLAN_OVERHEAD} bytes to each pod packet) and lower -s until it "
+            "passes: that size + 28 - 50 is the largest flannel_mtu")
+
+
+def _vxlan_causes(check: dict, local: dict, peer: dict, port: int) -> str:
+    """The common reasons VXLAN is dropped while the underlay answers, each with what tests it."""
+    return (f"Common causes: (1) a firewall on the nodes or the network drops UDP {port}: run "
+            f"`tcpdump -ni {peer['name']} udp port {port}` on {check['peer']} while probing again; "
+            f"(2) the hypervisor or cloud network drops VXLAN on UDP {port} (some reserve it for their own "
+            "overlay): try another flannel_port (e.g. 4789), or flannel_backend: host-gw when the nodes share "
+            "one L2 segment; (3) NIC checksum offload corrupts VXLAN packets (seen on vmxnet3 and some "
+            f"kernels): `ethtool -K {local['name']} tx-checksum-ip-generic off` on both nodes, then probe again")
 
 
 def diagnose_arp(plan: dict, results: dict) -> list[str]:

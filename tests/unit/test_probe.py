@@ -132,3 +132,32 @@ def test_where_flannel_already_runs_the_planned_nics_path_is_probed_not_the_runn
     to_node2 = next(t for t in vxlan["node1"]["targets"] if t["peer"] == "node2")
     assert (to_node2["kind"], to_node2["address"], to_node2["size"]) == ("underlay", "192.168.56.12", 1500)
     assert {t["kind"] for t in vxlan["node3"]["targets"]} == {"underlay"}    # its peers run flannel
+
+
+DIAG_PLAN = {"nodes": {"node1": node("192.168.56.11", 1500, 1450), "node2": node("192.168.56.12", 1400, 1350)},
+             "flannel": {"vni": 1, "port": 8472}}
+
+
+def vxlan_check(**result) -> dict:
+    return {"peer": "node2", "kind": "vxlan", "address": "10.244.1.0", "size": 1450, **result}
+
+
+def test_small_packets_pass_full_size_ones_do_not_names_the_mtu_and_the_command_that_finds_it():
+    (line,) = probe.diagnose_vxlan(DIAG_PLAN, {"node1": [vxlan_check(large=False, small=True)]})
+    assert line.startswith("node1 eth1 192.168.56.11 -> node2 eth1 192.168.56.12: packets of 1450 bytes with "
+                           "don't-fragment are lost but small ones pass: an MTU mismatch on the path (this NIC "
+                           "MTU 1500, peer 1400); set flannel_mtu to the smallest MTU on the path."), line
+    # 1450-byte pod packets travel in 1500-byte underlay packets: ping's payload is 1500 - 28.
+    assert "hypervisor vSwitch" in line and "`ping -M do -s 1472 192.168.56.12` on node1" in line, line
+
+
+def test_nothing_passing_over_vxlan_names_firewall_hypervisor_and_checksum_offload_with_their_tests():
+    (line,) = probe.diagnose_vxlan(DIAG_PLAN, {"node1": [vxlan_check(large=False, small=False)]})
+    assert "no VXLAN traffic (UDP 8472) gets through" in line
+    assert "`tcpdump -ni eth1 udp port 8472` on node2" in line                       # (1) a firewall
+    assert "try another flannel_port (e.g. 4789), or flannel_backend: host-gw" in line  # (2) the hypervisor
+    assert "`ethtool -K eth1 tx-checksum-ip-generic off` on both nodes" in line       # (3) checksum offload
+
+
+def test_a_pair_whose_full_size_packets_pass_has_no_diagnosis():
+    assert probe.diagnose_vxlan(DIAG_PLAN, {"node1": [vxlan_check(large=True, small=True)]}) == []
