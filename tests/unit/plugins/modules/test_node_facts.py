@@ -18,7 +18,8 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.onprem.k8snet.plugins.modules import node_facts
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.unit.inputs import FIXTURES
+
 NETNS = FIXTURES / "facts_raw_netns"
 LAB_CONFIG = gzip.decompress((FIXTURES / "facts_raw_kernel_lab/config.gz").read_bytes()).decode()
 LAB_SYS_MODULE = set((FIXTURES / "facts_raw_kernel_lab/sys_module.txt").read_text().split())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import nftables, sysctl
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.unit.inputs import FIXTURES
+
 OPENINGS = [{"protocol": "udp", "port": "8472", "why": "flannel vxlan"},
             {"protocol": "tcp", "port": "30000-32767", "why": "NodePort Services"}]
 
