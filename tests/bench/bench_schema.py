@@ -18,7 +18,7 @@ sys.path[:0] = [str(ROOT / "collections"), str(ROOT)]
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 
-from tests.unit.test_kube import all_upstream_objects
+from tests.unit.plugins.module_utils.test_kube import all_upstream_objects
 
 TARGET_S = 2.0
 

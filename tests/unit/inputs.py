@@ -2,11 +2,16 @@
 
 `lab_inputs()` is the Vagrant-style lab: every node has eth0 = NAT 10.0.2.15/24
 with the default route, and eth1 on 192.168.56.0/24. Tests change what they need.
+
+`FIXTURES` is tests/unit/fixtures/: recorded node command output, clusters of facts, rulesets.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def iface(name, *addrs, kind="ether", mtu=1500, state="up", master=None):

@@ -3,7 +3,9 @@
 ``make_plan(**overrides)`` returns the lab plan: three nodes whose chosen NIC is eth1 on
 192.168.56.0/24, one L2 pool, F5 ingress behind MetalLB. Overrides are merged deeply by
 section, e.g. ``make_plan(flannel={"mtu": 9000}, ingress={"exposure": "nodeport"})``; a value
-of :data:`DELETE` removes the key. Lists are replaced, not merged.
+of :data:`DELETE` removes the key. Lists are replaced, not merged. ``probes`` is what build_plan
+gives that lab for the underlay probes. tests/unit/test_planfixtures.py keeps this plan's keys and
+value types equal to a real build_plan output's.
 
 ``upstream_files()`` gives the ``files`` argument of the add-on builders from the local mirror
 of pinned manifests (``K8SNET_UPSTREAM_MIRROR``, default ``../shared/upstream`` beside the repo),
@@ -57,6 +59,29 @@ def peer(name: str = "peer-0", address: str = "10.0.0.1", asn: int = 64512, my_a
     return base
 
 
+def probes(node_count: int = 3, pool_addresses=tuple(f"192.168.56.{i}" for i in range(200, 221))) -> dict:
+    """What the underlay probes send where in the lab plan (full mesh; the L2 pool swept from node1)."""
+    names = [f"node{i}" for i in range(1, node_count + 1)]
+    memberlist = [{"protocol": proto, "port": 7946, "why": "MetalLB memberlist"} for proto in ("tcp", "udp")]
+    return {
+        "mode": f"full mesh ({node_count} nodes, {node_count * (node_count - 1)} directed pairs)",
+        "vxlan": {f"node{i}": {
+            "create_device": True, "device": "k8snprobe0", "vni": 2, "port": 8472, "local": f"192.168.56.{10 + i}",
+            "dev": "eth1", "address": f"198.18.0.{i}/15", "mtu": 1450,
+            "targets": [{"peer": f"node{j}", "kind": "device", "address": f"198.18.0.{j}", "size": 1450,
+                         "underlay": f"192.168.56.{10 + j}", "peer_dev": "eth1"}
+                        for j in range(1, node_count + 1) if j != i]} for i in range(1, node_count + 1)},
+        "arp": {},
+        "ports": {host: {"listen": copy.deepcopy(memberlist),
+                         "targets": [{"peer": peer, "address": f"192.168.56.{10 + int(peer[4:])}", **port}
+                                     for peer in names if peer != host for port in memberlist]} for host in names},
+        "policy": "changes",
+        "pools": {"node1": {"dev": "eth1", "addresses": list(pool_addresses),
+                            "pools": dict.fromkeys(pool_addresses, "lab-pool"), "truncated": 0}},
+        "pools_unprobed": [],
+    }
+
+
 def base_plan(node_count: int = 3) -> dict:
     return {
         "schema": 1,
@@ -84,6 +109,7 @@ def base_plan(node_count: int = 3) -> dict:
         "exposed_services": [],
         "nodes": {f"node{i}": node(i, control_plane=i == 1) for i in range(1, node_count + 1)},
         "warnings": [],
+        "probes": probes(node_count),
     }
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import hostfacts
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.unit.inputs import FIXTURES
 
 
 def raw(name: str) -> str:

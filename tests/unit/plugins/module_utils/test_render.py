@@ -9,7 +9,7 @@ import yaml
 from ansible_collections.onprem.k8snet.plugins.module_utils import render
 from ansible_collections.onprem.k8snet.plugins.module_utils.addons import Artifact
 
-from .planfixtures import build_component, make_plan, pool
+from tests.unit.planfixtures import build_component, make_plan, pool
 
 OLD = 1_000_000_000  # an mtime far in the past, to see whether a file was rewritten
 

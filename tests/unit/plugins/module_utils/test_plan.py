@@ -7,7 +7,7 @@ import copy
 import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan, summarize_plan
 
-from .inputs import iface, lab_inputs, node_facts, with_vars
+from tests.unit.inputs import iface, lab_inputs, node_facts, with_vars
 
 
 def plan_of(inputs):

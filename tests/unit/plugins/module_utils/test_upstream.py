@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import upstream
 from ansible_collections.onprem.k8snet.plugins.modules import upstream_fetch
 
-from .planfixtures import ADDONS, ROLE_PINS, manifest_rows, require_mirror, role_pins, run_module
+from tests.unit.planfixtures import ADDONS, ROLE_PINS, manifest_rows, require_mirror, role_pins, run_module
 
 FLANNEL = {"project": "flannel", "version": "v0.28.9", "path": "Documentation/kube-flannel.yml",
            "sha256": "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0"}
@@ -232,7 +232,7 @@ def test_role_pins_match_the_manifest(role):
 def test_role_pins_cover_every_file_the_builders_read(component, role):
     from ansible_collections.onprem.k8snet.plugins.module_utils import addons
 
-    from .planfixtures import make_plan
+    from tests.unit.planfixtures import make_plan
 
     pinned = {p["path"] for p in role_pins(role)}
     needed = set()
@@ -246,7 +246,7 @@ def test_role_pins_cover_every_file_the_builders_read(component, role):
 
 
 def test_without_mirror_the_tests_skip_loudly_or_use_the_internet(tmp_path, monkeypatch):
-    from . import planfixtures
+    from tests.unit import planfixtures
 
     found, why = planfixtures._internet_mirror.__wrapped__(tmp_path)
     if found is None:  # offline: the reason is the first failing download

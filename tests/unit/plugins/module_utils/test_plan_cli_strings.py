@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan
 
-from .inputs import lab_inputs
+from tests.unit.inputs import lab_inputs
 
 
 @pytest.mark.parametrize("variable", ["ingress_http_nodeport", "ingress_https_nodeport"])

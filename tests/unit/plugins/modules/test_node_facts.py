@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,7 +17,9 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.onprem.k8snet.plugins.modules import node_facts
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.unit.commands import Commands
+from tests.unit.inputs import FIXTURES
+
 NETNS = FIXTURES / "facts_raw_netns"
 LAB_CONFIG = gzip.decompress((FIXTURES / "facts_raw_kernel_lab/config.gz").read_bytes()).decode()
 LAB_SYS_MODULE = set((FIXTURES / "facts_raw_kernel_lab/sys_module.txt").read_text().split())
@@ -42,13 +43,11 @@ def fail_json(self, msg, **kwargs):
     raise FailJson({"msg": msg, **kwargs})
 
 
-class Host:
+class Host(Commands):
     """The recorded node: which tools exist, what each command prints, which files exist."""
 
     def __init__(self):
-        self.tools = {"ip", "ss", "nft", "iptables"}
-        self.calls: list[tuple] = []
-        self.outputs = {
+        super().__init__(tools={"ip", "ss", "nft", "iptables"}, outputs={
             ("ip", "-j", "-d", "addr", "show"): (0, (NETNS / "ip_addr.json").read_text(), ""),
             ("ip", "-j", "route", "show", "default"): (0, (NETNS / "route4.json").read_text(), ""),
             ("ip", "-j", "-6", "route", "show", "default"): (0, (NETNS / "route6.json").read_text(), ""),
@@ -60,7 +59,7 @@ class Host:
             ("nft", "-j", "list", "chains"): (0, (NETNS / "nft_chains.json").read_text(), ""),
             ("iptables", "-S", "INPUT"): (0, "-P INPUT ACCEPT\n", ""),
             ("systemctl", "is-active", "firewalld"): (0, "active\n", ""),
-        }
+        })
         self.files = {
             "/proc/sys/net/ipv4/ip_local_port_range": "32768\t60999\n",
             "/proc/sys/net/ipv4/ip_local_reserved_ports": "30000-32767\n",
@@ -68,10 +67,6 @@ class Host:
         }
         self.dirs = {f"/sys/module/{name}" for name in LAB_SYS_MODULE}
         self.release = "6.18.44-fc-v669"
-
-    # Bound methods set on the AnsibleModule class are called without the module instance.
-    def get_bin_path(self, name, required=False, opt_dirs=None):
-        return f"/usr/sbin/{name}" if name in self.tools else None
 
     def read_text(self, path):
         return self.files.get(path)
@@ -82,21 +77,12 @@ class Host:
     def kernel_release(self):
         return self.release
 
-    def run_command(self, args, **kwargs):
-        key = (Path(args[0]).name, *args[1:])
-        self.calls.append(key)
-        if key not in self.outputs:
-            raise AssertionError(f"unexpected command {key}")
-        return self.outputs[key]
-
 
 @pytest.fixture
 def host(monkeypatch):
-    fake = Host()
+    fake = Host().install(monkeypatch)
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", fake.get_bin_path)
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
     for name in ("read_text", "is_dir", "kernel_release"):
         monkeypatch.setattr(node_facts, name, getattr(fake, name))
     return fake

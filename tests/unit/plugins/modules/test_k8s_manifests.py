@@ -9,7 +9,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_fil
 from ansible_collections.onprem.k8snet.plugins.module_utils.services import check_exposed_services
 from ansible_collections.onprem.k8snet.plugins.modules import k8s_manifests
 
-from .planfixtures import PINNED, component_files, make_plan, pool, run_module
+from tests.unit.planfixtures import PINNED, component_files, make_plan, pool, run_module
 
 ALL_ON = {"gateway_api": {"enabled": True}, "flannel": {"annotate_nodes": True, "iface_arg": None}}
 
@@ -134,7 +134,7 @@ def test_disabling_a_component_prunes_its_files(tmp_path):
 def real_plan(**cluster_vars) -> dict:
     from ansible_collections.onprem.k8snet.plugins.module_utils.plan import build_plan
 
-    from .inputs import lab_inputs
+    from tests.unit.inputs import lab_inputs
 
     plan, problems = build_plan(lab_inputs(3, **cluster_vars))
     assert plan is not None, problems.report()

@@ -6,18 +6,16 @@ import dataclasses
 import io
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit.planfixtures import REPO, build_component, make_plan
+
 sys.path.insert(0, str(REPO / "tools"))
 
-from k8snet_lab import cluster, gobuild, images, pins, registry  # noqa: E402
-
-from .planfixtures import build_component, make_plan  # noqa: E402
+from k8snet_lab import cluster, gobuild, images, pins, registry
 
 K8S_GOMOD = """module k8s.io/kubernetes
 

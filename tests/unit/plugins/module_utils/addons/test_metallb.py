@@ -7,7 +7,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import addons, kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.addons import metallb
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import SUPPORTED_K8S_VERSIONS
 
-from .planfixtures import build_component, by_kind, make_plan, one, peer, pool, schema_errors
+from tests.unit.planfixtures import build_component, by_kind, make_plan, one, peer, pool, schema_errors
 
 BGP = {"metallb": {"pools": [pool(), pool("bgp-pool", ["10.10.0.0/24", "fd00:99::/120"], mode="bgp")],
                    "bgp_peers": [peer(), peer("peer-1", "10.0.0.2", hold_time=90, keepalive_time="30s",

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import addons, kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import SUPPORTED_K8S_VERSIONS
 
-from .planfixtures import build_component, by_kind, make_plan, one, schema_errors
+from tests.unit.planfixtures import build_component, by_kind, make_plan, one, schema_errors
 
 STATUS = "192.168.56.11,192.168.56.12,192.168.56.13"
 LB = {"exposure": "loadbalancer", "lb_ip": "192.168.56.200", "external_traffic_policy": "Cluster"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from pathlib import Path
 
 import netaddr
 import pytest
@@ -19,7 +18,8 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.nic import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.unit.inputs import FIXTURES
+
 CLUSTERS = yaml.safe_load((FIXTURES / "facts_clusters.yaml").read_text())
 
 

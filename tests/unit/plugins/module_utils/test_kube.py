@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import SUPPORTED_K8S_VERSIONS
 
-from .planfixtures import PINNED, component_files
+from tests.unit.planfixtures import PINNED, component_files
 
 MIRROR = "registry.example.com/mirror"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import verify
+
+from tests.unit.planfixtures import REPO
 
 PLAN = {"cluster": {"nodeport_range": {"start": 30000, "end": 32767}, "inventory_name": "lab", "apply": "render"},
         "flannel": {"backend": "vxlan"}, "metallb": {"enabled": True, "pools": [{"name": "p"}]}}
@@ -103,7 +104,7 @@ def test_a_kind_without_checks_fails():
     assert all(r["status"] == verify.FAIL and r["evidence"] == "not checked" for r in rows.values())
 
 
-BATCH_SCRIPT = Path(__file__).resolve().parents[2] / "roles/verify/files/batch_checks.sh"
+BATCH_SCRIPT = REPO / "roles/verify/files/batch_checks.sh"
 
 
 def run_batch(pod, checks, script=None):

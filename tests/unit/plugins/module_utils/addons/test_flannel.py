@@ -9,7 +9,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.addons import flannel
 from ansible_collections.onprem.k8snet.plugins.module_utils.plan import SUPPORTED_K8S_VERSIONS
 
-from .planfixtures import build_component, make_plan, node, one, schema_errors
+from tests.unit.planfixtures import build_component, make_plan, node, one, schema_errors
 
 DUAL = {"cluster": {"pod_cidr": {"ipv4": "10.244.0.0/16", "ipv6": "fd00:10:244::/56"},
                     "service_cidr": {"ipv4": "10.96.0.0/12", "ipv6": "fd00:10:96::/112"}},
