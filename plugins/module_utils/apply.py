@@ -13,6 +13,11 @@ The module onprem.k8snet.k8s_apply does the requests; this module says what they
   written as the union of the old and the new set BEFORE the apply and as the new set after it, so
   that a run that fails half-way, or the next run from another controller, still deletes what an
   earlier run stopped rendering;
+- untouched objects: the record also keeps, per object, a digest of what the last run sent and the
+  resourceVersion the object had when that run ended; an object whose digest and resourceVersion are
+  both unchanged is not sent again (a server-side apply of it would be a no-op), so a re-run that
+  changes nothing costs reads, not writes. Anyone else's write moves the resourceVersion, so a
+  drifted object is always applied again;
 - other owners: an object of the same kind and name that another manager installed (kubectl, Helm,
   another installer) is never silently taken over: refused with the migration steps unless the
   operator adopts it; a CRD this project installed is not deleted while it holds custom resources
@@ -21,6 +26,7 @@ The module onprem.k8snet.k8s_apply does the requests; this module says what they
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
@@ -28,6 +34,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 RECORD_NAMESPACE = "kube-system"
 RECORD_PREFIX = "k8snet-applied-"
 RECORD_KEY = "objects.json"
+APPLIED_KEY = "applied.json"      # "group/kind/namespace/name" -> [digest of what was sent, resourceVersion]
 ROLLOUT_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 # What the API server fills in on its own: never a difference between what we apply and what is there.
 SERVER_FIELDS = ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "selfLink")
@@ -51,14 +58,52 @@ def record_name(component: str) -> str:
     return f"{RECORD_PREFIX}{component.replace('_', '-')}"
 
 
-def record_configmap(component: str, refs: list[dict]) -> dict:
-    """The ConfigMap that records what an add-on has applied (sorted, so an unchanged set is a no-op)."""
+def _compact(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def record_configmap(component: str, refs: list[dict], applied: dict | None = None) -> dict:
+    """The ConfigMap that records what an add-on has applied (sorted, so an unchanged set is a no-op),
+    with the digests and resourceVersions of read_applied() for the objects among ``refs``."""
     unique = {ref_key(r): r for r in refs}
-    data = json.dumps([unique[k] for k in sorted(unique)], sort_keys=True, separators=(",", ":"))
+    data = {RECORD_KEY: _compact([unique[k] for k in sorted(unique)])}
+    kept = {k: v for k, v in (applied or {}).items() if tuple(k.split("/", 3)) in unique}
+    if kept:
+        data[APPLIED_KEY] = _compact(kept)
     obj = {"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": record_name(component), "namespace": RECORD_NAMESPACE},
-           "data": {RECORD_KEY: data}}
+           "metadata": {"name": record_name(component), "namespace": RECORD_NAMESPACE}, "data": data}
     return kube.add_managed_label(obj, component)
+
+
+def applied_key(r: dict) -> str:
+    """An object's key in the record's applied map (its identity, whatever its version)."""
+    return "/".join(ref_key(r))
+
+
+def digest(obj: dict) -> str:
+    """What a run sends for an object, as 16 hex digits of sha256 over its canonical JSON."""
+    return hashlib.sha256(_compact(obj).encode()).hexdigest()[:16]
+
+
+def read_applied(configmap: dict | None) -> dict[str, list]:
+    """The record's applied map (empty for a record written before it existed, or unreadable)."""
+    try:
+        applied = json.loads(((configmap or {}).get("data") or {}).get(APPLIED_KEY) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(applied, dict):
+        return {}
+    return {k: v for k, v in applied.items() if isinstance(v, list) and len(v) == 2}
+
+
+def resource_version(live: dict | None) -> str | None:
+    return ((live or {}).get("metadata") or {}).get("resourceVersion")
+
+
+def untouched(entry: list | None, sent: str, live: dict | None) -> bool:
+    """The object is exactly as the last recorded run left it and this run sends the same: applying it again
+    would change nothing (``entry`` is its [digest, resourceVersion] in the applied map)."""
+    return bool(entry) and live is not None and entry == [sent, resource_version(live)]
 
 
 def record_holds(live: dict | None, wanted: dict) -> bool:

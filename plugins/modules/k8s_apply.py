@@ -20,6 +20,10 @@ description:
     that record that this run no longer renders are deleted, custom resources first, and only when they
     carry this add-on's labels (C(onprem.k8snet/component), C(app.kubernetes.io/managed-by=k8snet)).
     So a run that failed half-way, or a run from another controller, still deletes what it owes.
+  - The record also keeps, per object, a digest of what the last run sent and the resourceVersion the
+    object had when that run ended. An object whose digest and resourceVersion are both unchanged is not
+    sent again (its apply would be a no-op), so a re-run that changes nothing only reads; any other
+    writer moves the resourceVersion, so a drifted object is always applied again.
   - An object counts as changed when the apply created it or moved its resourceVersion. In check mode
     every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; objects whose
     CRD or namespace does not exist yet (this run would create it) are reported as to be created.
@@ -261,6 +265,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     current = [plan_apply.ref(obj) for _, obj in objects]
     record_live = cluster.get(record_ref(component))
     recorded = plan_apply.read_record(record_live)
+    applied = plan_apply.read_applied(record_live)
+    sent = {plan_apply.applied_key(plan_apply.ref(obj)): plan_apply.digest(obj) for _, obj in objects}
     manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
     answered = {}                        # the apply's own answer per object: the first look of every wait
 
@@ -269,11 +275,11 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     looked_at = current if phase != "finish" else [plan_apply.ref(obj) for _, obj in custom]
     befores, pruned, held = check_owners(params, cluster, current, looked_at, recorded)
 
-    def write_record(refs) -> None:
+    def write_record(refs, applied_map) -> None:
         nonlocal record_live
         if not refs and record_live is None:             # nothing applied, nothing to remember (an add-on off)
             return
-        wanted = plan_apply.record_configmap(component, refs)
+        wanted = plan_apply.record_configmap(component, refs, applied_map)
         if not plan_apply.record_holds(record_live, wanted):
             record_live = cluster.apply(wanted, manager, force, False)
 
@@ -284,6 +290,10 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
         r = plan_apply.ref(obj)
         key = plan_apply.ref_key(r)
         before = befores[key]                            # check_owners read every object this call applies
+        akey = plan_apply.applied_key(r)
+        if plan_apply.untouched(applied.get(akey), sent[akey], before):
+            answered[key] = before                       # as the last run left it: nothing to send
+            return r, "unchanged"
         started = time.monotonic()
         while True:
             try:
@@ -313,7 +323,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
 
     if phase != "finish":
         if not check_mode:                               # what this run may leave behind, before it touches anything
-            write_record(recorded + current)
+            write_record(recorded + current, applied)
         apply_all(base, retry_webhooks=False)
         if phase == "base" and not check_mode:
             result["changed"] = bool(result["created"] or result["updated"])
@@ -324,9 +334,21 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     if params["prune"] and not check_mode:
         prune(pruned, held, component, cluster, result)
     if not check_mode:
-        write_record(current)
+        write_record(current, settled_versions(cluster, current, sent, applied, result))
     result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
     return result
+
+
+def settled_versions(cluster: Cluster, current: list, sent: dict, applied: dict, result: dict) -> dict:
+    """The applied map to record at the end of a run: when this run sent something new (or the record has no map
+    yet), every object's digest with the resourceVersion it has now, after the waits; otherwise the recorded
+    map as it is, so that a re-run that changed nothing does not write the record (objects whose status moved
+    since are applied again next time, as no-ops)."""
+    if not (result["created"] or result["updated"]) and all(applied.get(k, [None])[0] == v for k, v in sent.items()):
+        return applied
+    lives = cluster.each(cluster.get, current)
+    return {plan_apply.applied_key(r): [sent[plan_apply.applied_key(r)], plan_apply.resource_version(live)]
+            for r, live in zip(current, lives, strict=True) if live is not None}
 
 
 def wait_settled(base: list, latest, timeout: float, waited: list) -> None:

@@ -158,10 +158,56 @@ def test_a_second_run_changes_nothing(tmp_path):
     versions = {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()}
     cluster.requests.clear()
     again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
-    assert cluster.requests == [apply.describe(apply.ref(o)) for o in objects]      # the record is not rewritten
+    # every object is as the first run left it: nothing is sent, the record is not rewritten
+    assert cluster.requests == []
     assert (again["created"], again["updated"], again["deleted"], again["changed"]) == ([], [], [], False)
     assert again["unchanged"] == 3
     assert {k: v["metadata"]["resourceVersion"] for k, v in cluster.store.items()} == versions
+
+
+RECORD = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "kube-system", "name": "k8snet-applied-metallb"}
+
+
+def test_an_object_someone_else_changed_is_applied_again_and_put_back(tmp_path):
+    cluster = FakeCluster()
+    objects = [BASE[0], POOL]
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    live = cluster.store[apply.ref_key(apply.ref(POOL))]
+    live["spec"]["addresses"] = ["192.168.56.200/29"]                      # kubectl edit: a new resourceVersion
+    live["metadata"]["resourceVersion"] = "99"
+    cluster.requests.clear()
+    again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert cluster.requests[:1] == ["IPAddressPool demo/lab"] and "Namespace demo" not in cluster.requests
+    assert again["updated"] == ["IPAddressPool demo/lab"]
+    assert cluster.store[apply.ref_key(apply.ref(POOL))]["spec"]["addresses"] == ["192.168.56.240/29"]
+
+
+def test_a_status_only_move_is_applied_again_as_a_no_op_without_rewriting_the_record(tmp_path):
+    cluster = FakeCluster()
+    objects = [BASE[0], POOL]
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    cluster.store[apply.ref_key(apply.ref(POOL))]["metadata"]["resourceVersion"] = "99"   # its status moved
+    record_version = cluster.get(RECORD)["metadata"]["resourceVersion"]
+    cluster.requests.clear()
+    again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert cluster.requests == ["IPAddressPool demo/lab"] and again["changed"] is False
+    assert cluster.get(RECORD)["metadata"]["resourceVersion"] == record_version
+
+
+def test_a_record_without_digests_gets_them_and_the_run_after_sends_nothing(tmp_path):
+    cluster = FakeCluster()
+    objects = [BASE[0], POOL]
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    record = cluster.store[apply.ref_key(RECORD)]
+    del record["data"][apply.APPLIED_KEY]                                  # as an earlier release wrote it
+    cluster.requests.clear()
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert cluster.requests == ["Namespace demo", "IPAddressPool demo/lab",
+                                "ConfigMap kube-system/k8snet-applied-metallb"]
+    assert set(apply.read_applied(cluster.get(RECORD))) == {apply.applied_key(apply.ref(o)) for o in objects}
+    cluster.requests.clear()
+    k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert cluster.requests == []
 
 
 def test_a_changed_field_is_an_update(tmp_path):
