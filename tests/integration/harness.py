@@ -76,6 +76,7 @@ class Lab:
     key: Path
     state: dict = field(repr=False)
     cluster: bool = False                          # a kubeadm cluster (tools/lab.py create --cluster)
+    router: bool = False                           # with the BGP router and the remote client (--router)
 
     @classmethod
     def current(cls) -> Lab | None:
@@ -86,7 +87,7 @@ class Lab:
         return cls(layout=state["layout"], nodes=list(state["nodes"]),
                    addresses={n: c["address"] for n, c in state["nodes"].items()},
                    inventory=Path(state["inventory"]), key=Path(state["key"]), state=state,
-                   cluster=bool(state.get("cluster")))
+                   cluster=bool(state.get("cluster")), router=bool(state.get("router")))
 
     def healthy(self) -> bool:
         return all(s["up"] and s["ssh"] for s in self.state["status"].values())
@@ -107,12 +108,13 @@ class Lab:
         return _checked(proc, f"{node}: {cmd}", check)
 
     def client_exec(self, cmd: str | list[str], check: bool = True, timeout: float = 60,
-                    ) -> subprocess.CompletedProcess:
-        """Run in the client namespace (192.168.56.2 on the lab bridge)."""
+                    netns: str = CLIENT_NETNS) -> subprocess.CompletedProcess:
+        """Run in the client namespace (192.168.56.2 on the lab bridge), or in another of the lab's
+        (`netns`: the remote client behind the router, router.NS_REMOTE)."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        proc = subprocess.run(["ip", "netns", "exec", CLIENT_NETNS, *argv], capture_output=True, text=True,
+        proc = subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
-        return _checked(proc, f"client: {cmd}", check)
+        return _checked(proc, f"{'client' if netns == CLIENT_NETNS else netns}: {cmd}", check)
 
     def ssh(self, node: str, cmd: str, check: bool = True, timeout: float = 60,
             ) -> subprocess.CompletedProcess:
@@ -161,13 +163,14 @@ class LabManager:
         self.keep = keep
         self.ours = False
 
-    def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False) -> Lab:
+    def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False,
+            router: bool = False) -> Lab:
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
-                and current.cluster == cluster and (self.ours or self.keep)):
+                and current.cluster == cluster and current.router == router and (self.ours or self.keep)):
             return current
         lab_tool("create", "--layout", layout, "--nodes", str(nodes), *(["--cluster"] if cluster else []),
-                 timeout=CLUSTER_CREATE_TIMEOUT if cluster else 600)
+                 *(["--router"] if router else []), timeout=CLUSTER_CREATE_TIMEOUT if cluster else 600)
         self.ours = True
         lab = Lab.current()
         assert lab is not None, "tools/lab.py create succeeded but status finds no lab"

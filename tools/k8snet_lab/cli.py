@@ -31,12 +31,14 @@ def cmd_create(args) -> int:
     kubernetes = pins.kubernetes_minor(args.kubernetes) if args.cluster else None
     if kubernetes and args.nodes > MAX_CLUSTER_NODES:
         raise LabError(f"--cluster takes up to {MAX_CLUSTER_NODES} nodes, not {args.nodes}")
+    if args.router and not kubernetes:
+        raise LabError("--router peers with MetalLB's speakers: it needs --cluster")
     if args.joined is not None and not (kubernetes and 1 <= args.joined <= args.nodes):
         raise LabError(f"--joined takes 1..{args.nodes} with --cluster, not {args.joined}")
     with command_lock():
         try:
             result = create(args.layout, args.nodes, args.client_ip or [], args.timeout, kubernetes,
-                            joined=args.joined)
+                            joined=args.joined, with_router=args.router)
         except BaseException as e:
             clean_up_failed_create(e)
             if isinstance(e, LabError | KeyboardInterrupt):
@@ -218,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"Kubernetes minor (default: ${pins.KUBERNETES_ENV} or {pins.DEFAULT_KUBERNETES})")
     c.add_argument("--joined", type=int, metavar="N",
                    help="with --cluster: kubeadm join only the first N nodes; the others wait for `join NODE`")
+    c.add_argument("--router", action="store_true",
+                   help="with --cluster: a BGP router (FRR) on the lab bridge and a remote client behind it; "
+                        "the inventory becomes inventory/lab-bgp's (MetalLB in BGP mode)")
     c.set_defaults(func=cmd_create)
     sub.add_parser("destroy", help="remove everything the lab made").set_defaults(func=cmd_destroy)
     sub.add_parser("kubeconfig", help="print the path of the cluster's admin kubeconfig").set_defaults(

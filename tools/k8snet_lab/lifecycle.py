@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import cluster, gobuild, images, pins, registry
+from . import cluster, gobuild, images, pins, registry, router
 from .cgroups import lab_cgroups, remove_lab_cgroups
 from .constants import (
     BOOT_TIMEOUT,
@@ -55,12 +55,19 @@ from .util import (
     unmount_all_under,
 )
 
+# Every namespace a lab may make, swept by name even when the state is lost.
+LAB_NETNS = (NS_VOID, NS_CLIENT, registry.NS_REGISTRY, router.NS_ROUTER, router.NS_REMOTE)
+
 # ---------------------------------------------------------------- create / destroy
 
 def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT,
-           kubernetes: str | None = None, *, joined: int | None = None) -> dict:
-    """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster."""
+           kubernetes: str | None = None, *, joined: int | None = None, with_router: bool = False) -> dict:
+    """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster; `with_router`
+    adds the BGP router and the remote client behind it (router.py), and the nodes' route to that client."""
     plan = lab_plan(layout, count)
+    if with_router:
+        for cfg in plan["nodes"].values():
+            cfg["routes"] = [[router.REMOTE_NET, router.ROUTER_IP]]
     extra = [client_cidr(a) for a in client_ips]
     require_root()
     require_tools("systemd-nspawn", "ip", "nft", "nsenter", "ssh", "ssh-keygen")
@@ -87,6 +94,8 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
     for i, bridge in enumerate(plan["bridges"]):
         setup_bridge(bridge, i, BRIDGE_ADDR if bridge == BRIDGE else None)
     setup_client(extra)
+    if with_router:
+        router.start()
     image_statuses = {}
     if cluster_pins:
         registry.start(build_dirs["registry"] / "registry")
@@ -104,7 +113,7 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
                 cfg = state["nodes"][node]
                 cfg["nspawn_args"] = cluster.nspawn_args(node, cfg, build_dirs["kubernetes"])
         start_supervisor(node)
-    write_inventory(layout, count, cluster=bool(cluster_pins))
+    write_inventory(layout, count, cluster=bool(cluster_pins), bgp=with_router)
     with ThreadPoolExecutor(max_workers=count) as pool:
         ready = pool.map(lambda n: wait_ready(n, timeout), plan["nodes"])
         statuses = dict(zip(plan["nodes"], ready, strict=True))
@@ -126,15 +135,16 @@ def save_logs() -> Path:
     return dest
 
 
-def write_inventory(layout: str, count: int, cluster: bool = False) -> None:
+def write_inventory(layout: str, count: int, cluster: bool = False, bgp: bool = False) -> None:
     """The lab's inventory; its group_vars are inventory/lab's (render mode) or, for a cluster lab,
-    inventory/lab-cluster's (api mode)."""
+    inventory/lab-cluster's (api mode), or with the router inventory/lab-bgp's (api mode, MetalLB in BGP mode)."""
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     (INVENTORY_DIR / "hosts.yml").write_text(inventory_yaml(layout, count))
     link = INVENTORY_DIR / "group_vars"
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(REPO / ("inventory/lab-cluster/group_vars" if cluster else "inventory/lab/group_vars"))
+    variant = "lab-bgp" if bgp else "lab-cluster" if cluster else "lab"
+    link.symlink_to(REPO / "inventory" / variant / "group_vars")
 
 
 def leftovers(state: dict | None = None) -> list[str]:
@@ -144,7 +154,8 @@ def leftovers(state: dict | None = None) -> list[str]:
     for node, cfg in state.get("nodes", {}).items():
         found += [f"process {r['pid']} ({node})" for r in node_records(cfg) if alive(r)]
     found += [f"link {name}" for name in root_links() if is_lab_link(name)]
-    found += [f"netns {ns}" for ns in netns_list() if ns in (NS_VOID, NS_CLIENT, registry.NS_REGISTRY)]
+    found += [f"netns {ns}" for ns in netns_list() if ns in LAB_NETNS]
+    found += router.running(state)
     if registry.running(state):
         found.append(f"process {state['registry']['pid']} (registry)")
     found += [f"sysctl {name} (not restored to {value})" for name, value in state.get("host_sysctls", {}).items()
@@ -162,13 +173,14 @@ def destroy(quiet: bool = False) -> list[str]:
     nodes = state.get("nodes", {}).values()
     kill_nodes(list(nodes))
     registry.stop(state)
+    router.stop(state)
     warn_unrecorded_nspawn()
     remove_lab_cgroups()
     for point in state.get("mounts", []):
         unmount_all_under(Path(point))
     unmount_all_under(STATE_DIR)
     # Deleting a netns takes its veths along; root-side links go by record, then by prefix.
-    for ns in set(state.get("netns", [])) | {NS_VOID, NS_CLIENT, registry.NS_REGISTRY}:
+    for ns in set(state.get("netns", [])) | set(LAB_NETNS):
         if ns in netns_list():
             run("ip", "netns", "del", ns, check=False)
     for name in dict.fromkeys(state.get("links", []) + root_links()):

@@ -127,6 +127,7 @@ def wire_node(node: dict, leader: int) -> None:
         batch += [f"addr add {nic['address']} dev {name}", f"link set {name} up"]
         if nic.get("gateway"):
             batch.append(f"route add default via {nic['gateway']} dev {name} onlink")
+    batch += [f"route add {net} via {via}" for net, via in node.get("routes", [])]   # e.g. behind the router
     run("nsenter", "-t", str(leader), "-n", "ip", "-batch", "-", data="\n".join(batch) + "\n")
 
 

@@ -1,0 +1,137 @@
+"""MetalLB in BGP mode, proven with a real router (tools/lab.py create --cluster --router, inventory/lab-bgp).
+
+What MetalLB's own e2e suite asserts against its FRR peers, here against the lab's FRR, read from FRR
+itself (`vtysh -c 'show ... json'`) and from a client that reaches the cluster only through it:
+
+- site.yml in api mode: the router has an Established session with the speaker of every node and,
+  for every allocated address (the ingress controller's, an exposed Service's), a route whose next
+  hops are the nodes; the remote client gets the ingress controller over HTTP and CoreDNS over UDP
+  on those addresses; verify's four kinds PASS, the LoadBalancer with MetalLB's BGP evidence;
+- failover: one node's speaker stopped, the router withdraws that next hop within the hold time
+  (9 s in the lab inventory) and the remote client keeps getting answers (both times printed);
+- negative control: with the router's view of the speakers' AS changed, the sessions do not come up,
+  the routes go, and verify fails naming the peer and the session state MetalLB's speaker reports.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from k8snet_lab import router
+
+from tests.integration.harness import wait_until
+from tests.integration.renders import traffic_lines
+
+pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+
+DNS_QUERY = Path(__file__).with_name("dns_query.py")
+NAME = "kubernetes.default.svc.cluster.local"
+DNS_LB = {"name": "coredns-bgp", "namespace": "kube-system", "type": "loadbalancer", "target": "kube-dns",
+          "lb_ip": "172.16.10.5", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}
+HOLD_TIME = 9
+
+
+@pytest.fixture(scope="module")
+def bgp_lab(lab_manager):
+    return lab_manager.get(cluster=True, router=True)
+
+
+def established(lab) -> set[str]:
+    """The node addresses the router has an Established BGP session with."""
+    peers = router.show("show bgp ipv4 unicast summary").get("peers", {})
+    return {address for address, peer in peers.items() if peer.get("state") == "Established"}
+
+
+def next_hops(prefix: str) -> set[str]:
+    """The next hops of the router's installed route to `prefix` (a /32), empty when it has none."""
+    routes = router.show(f"show ip route {prefix}").get(prefix, [])
+    return {hop["ip"] for route in routes if route.get("installed") for hop in route.get("nexthops", [])
+            if hop.get("active")}
+
+
+def ingress_address(lab) -> str:
+    service = lab.kube_json("get", "service", "-n", "nginx-ingress", "nginx-ingress")
+    return service["status"]["loadBalancer"]["ingress"][0]["ip"]
+
+
+def remote_http(lab, address: str):
+    """From the remote client (172.16.9.2, behind the router): the ingress controller's answer."""
+    return lab.client_exec(["curl", "-sS", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", f"http://{address}/"],
+                           check=False, netns=router.NS_REMOTE)
+
+
+def remote_dns(lab, address: str):
+    return lab.client_exec([sys.executable, str(DNS_QUERY), address, "53", NAME, "udp"], check=False,
+                           netns=router.NS_REMOTE)
+
+
+def test_bgp_sessions_routes_and_the_remote_client(bgp_lab, run_playbook):
+    lab = bgp_lab
+    result = run_playbook("site.yml", lab.inventory, extravars={"k8s_exposed_services": [DNS_LB]})
+    assert result.rc == 0, result.failed_messages()
+    lines = traffic_lines(result)
+    for kind in ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service"):
+        assert any(line.startswith(kind) and " PASS " in line for line in lines), lines
+    assert any("BGP" in line and "lab-router" in line for line in lines), lines   # MetalLB's BGP evidence
+
+    nodes = set(lab.addresses.values())
+    wait_until(lambda: established(lab) == nodes, 60, "an Established session with every speaker")
+    address = ingress_address(lab)
+    assert address.startswith("172.16.10."), address                       # from the BGP pool
+    for prefix in (f"{address}/32", f"{DNS_LB['lb_ip']}/32"):
+        wait_until(lambda p=prefix: next_hops(p) == nodes, 60, f"a route to {prefix} via every node")
+    # Only the router leads there: the remote client has nothing but its default route to it.
+    assert remote_http(lab, address).stdout == "404"                      # nginx answers (no Ingress for /)
+    answer = remote_dns(lab, DNS_LB["lb_ip"])
+    assert answer.returncode == 0 and "10.96.0.1" in answer.stdout, answer.stdout + answer.stderr
+
+
+def test_a_stopped_speaker_is_withdrawn_within_the_hold_time_and_the_client_keeps_answers(bgp_lab):
+    lab = bgp_lab
+    address = ingress_address(lab)
+    prefix = f"{address}/32"
+    victim = lab.nodes[-1]
+    nodes = set(lab.addresses.values())
+    assert next_hops(prefix) == nodes
+    # As if the node's speaker died without a goodbye: its packets to the router stop (no TCP reset),
+    # so only the hold time can tell the router.
+    lab.exec(victim, f"nft add table inet k8snet_test; nft add chain inet k8snet_test out "
+                     f"'{{ type filter hook output priority 0; }}'; "
+                     f"nft add rule inet k8snet_test out ip daddr {router.ROUTER_IP} tcp dport 179 drop")
+    try:
+        started = time.monotonic()
+        failures = answers = 0
+        while lab.addresses[victim] in next_hops(prefix):
+            assert time.monotonic() - started < HOLD_TIME + 6, f"{victim} still a next hop after {HOLD_TIME + 6} s"
+            ok = remote_http(lab, address).stdout == "404"
+            answers, failures = answers + ok, failures + (not ok)
+            time.sleep(0.5)
+        withdrawn = time.monotonic() - started
+        print(f"\n{victim}'s next hop withdrawn {withdrawn:.1f} s after its speaker went silent "
+              f"(hold time {HOLD_TIME} s); meanwhile {answers} answers, {failures} misses")
+        assert withdrawn <= HOLD_TIME + 3
+        assert next_hops(prefix) == nodes - {lab.addresses[victim]}
+        for _ in range(10):                                                # every request answered now
+            assert remote_http(lab, address).stdout == "404"
+    finally:
+        lab.exec(victim, "nft delete table inet k8snet_test", check=False)
+    wait_until(lambda: next_hops(prefix) == nodes, 60, f"{victim} back as a next hop")
+
+
+def test_a_wrong_asn_is_reported_by_verify_with_the_session_state(bgp_lab, run_playbook):
+    lab = bgp_lab
+    router.configure("router bgp 64500", f"neighbor speakers remote-as {router.SPEAKER_ASN + 1}")
+    try:
+        wait_until(lambda: not established(lab), 60, "the sessions to drop")
+        result = run_playbook("playbooks/verify.yml", lab.inventory)
+        assert result.rc != 0
+        lines = traffic_lines(result)
+        line = next(line for line in lines if line.startswith("external-to-service"))
+        assert " FAIL " in line, lines
+        assert "lab-router" in " ".join(lines) and "session" in " ".join(lines), lines
+    finally:
+        router.configure("router bgp 64500", f"neighbor speakers remote-as {router.SPEAKER_ASN}")
+    wait_until(lambda: established(lab) == set(lab.addresses.values()), 90, "the sessions back up")
