@@ -101,7 +101,8 @@ CONTRACT: dict[str, Var] = _vars(
     Var("metallb_bgp_peers", [],
         "List of `{address, asn, my_asn, port, hold_time, keepalive_time, password_secret, name}` (BGP pools). "
         "Timers are seconds or Go durations (`90s`, `1m30s`): `hold_time` 0 or 3..65535 s, `keepalive_time` "
-        "below it (below 90 s when `hold_time` is unset)."),
+        "below it (one alone gives the other: keepalives at a third of the hold time); the native speaker "
+        "takes no `keepalive_time` (`frr`/`frr-k8s` do)."),
     Var("metallb_bgp_implementation", "native",
         "`native` (metallb-native.yaml) or `frr-k8s` (needed for BFD)."),
     Var("metallb_manage_kube_proxy", True,

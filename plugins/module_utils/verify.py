@@ -73,15 +73,26 @@ def _check(result: dict) -> dict:
     return {"kind": item.get("kind"), "what": item.get("what", "?"), "ok": ok, "detail": detail}
 
 
-def _arp_owner(live: dict) -> list[dict]:
-    """The node that answered ARP for each LoadBalancer address: MetalLB's ServiceL2Status, the client's entry."""
+def _lb_announcement(live: dict) -> list[dict]:
+    """Who announces each LoadBalancer address: for an L2 pool the node MetalLB's ServiceL2Status names and the
+    client's neighbour entry (the ARP owner); for a BGP pool the nodes of its ServiceBGPStatus and the peers
+    they advertise it to."""
     rows = []
     announced = {}
     for status in live.get("l2_status") or []:
         svc = (status.get("status") or {}).get("serviceName")
         announced[svc] = (status.get("status") or {}).get("node")
+    bgp = [(status.get("status") or {}) for status in live.get("bgp_status") or []]
+    bgp = [st for st in bgp if st.get("serviceName") == "verify-lb"]
     for result in live.get("arp") or []:
         address = (result.get("item") or {}).get("item", {}).get("arp")
+        if "verify-lb" not in announced and bgp:
+            nodes = sorted({st.get("node") for st in bgp if st.get("node")})
+            peers = sorted({p for st in bgp for p in st.get("peers") or []})
+            rows.append({"kind": "external-to-service", "what": f"BGP for {address}", "ok": bool(nodes and peers),
+                         "detail": f"advertised by {', '.join(nodes)} to {', '.join(peers) or 'no peer'} "
+                                   "(MetalLB ServiceBGPStatus)"})
+            continue
         try:
             entries = json.loads(result.get("stdout") or "[]")
         except ValueError:
@@ -91,6 +102,38 @@ def _arp_owner(live: dict) -> list[dict]:
         rows.append({"kind": "external-to-service", "what": f"ARP for {address}", "ok": bool(mac and node),
                      "detail": f"answered by {node} (MetalLB ServiceL2Status), client's neighbour entry {mac}"
                      if mac and node else f"no neighbour entry or no ServiceL2Status (mac {mac}, node {node})"})
+    return rows
+
+
+def session_state(log_lines: list[str], address: str) -> str:
+    """The last BGP session event a MetalLB speaker logged for the peer at ``address``: ``established``,
+    or why not (``down``, the connect error, the peer's notification), or that it logged none."""
+    state = "no session event in the speaker's log"
+    for line in log_lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or str(event.get("peer", "")).split(":")[0] != address:
+            continue
+        if event.get("event") == "sessionUp":
+            state = "established"
+        elif event.get("event") == "sessionDown":
+            state = "down"
+        elif event.get("level") == "error" and event.get("error"):
+            state = f"{event.get('msg', 'error')}: {event['error']}"
+    return state
+
+
+def _bgp_sessions(live: dict) -> list[dict]:
+    """One row per speaker and BGP peer: the session as the speaker reports it."""
+    rows = []
+    for node, lines in sorted((live.get("bgp_logs") or {}).items()):
+        for peer in live.get("bgp_peers") or []:
+            state = session_state(lines or [], str(peer.get("address")))
+            rows.append({"kind": "external-to-service", "ok": state == "established",
+                         "what": f"BGP session {node} -> {peer.get('name')} {peer.get('address')}",
+                         "detail": f"{state} (MetalLB speaker log)"})
     return rows
 
 
@@ -132,7 +175,7 @@ def live_checks(live: dict) -> dict:
     for result in [*pod, *(live.get("external") or [])]:
         check = _check(result)
         checks.setdefault(check["kind"], []).append(check)
-    checks["external-to-service"].extend(_arp_owner(live))
+    checks["external-to-service"].extend(_lb_announcement(live) + _bgp_sessions(live))
     return checks
 
 

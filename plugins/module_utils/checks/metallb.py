@@ -37,7 +37,6 @@ PEER_FIELDS = {
 }
 # Peer settings handed to MetalLB's BGPPeer as they are (the timers after the checks above).
 PEER_PASSTHROUGH = ("address", "password_secret", "node_selectors")
-DEFAULT_HOLD_TIME = 90  # MetalLB's, when hold_time is unset
 _GO_DURATION = re.compile(r"(?:\d+[hms])+")
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 
@@ -199,12 +198,20 @@ def check_bgp_peers(ctx: Context, pools: list[dict]) -> list[dict]:
 
 
 def _check_timers(ctx: Context, where: str, entry: dict) -> None:
-    """The keepalive interval lies below the hold time (MetalLB's own 90 s when hold_time is unset);
-    a hold time of 0 sends no keepalives."""
-    hold = DEFAULT_HOLD_TIME if entry["hold_time"] is None else bgp_seconds(entry["hold_time"])
+    """As MetalLB reads the timers: a hold time alone sends keepalives at a third of it, a keepalive alone
+    holds for three of them, both given must keep the keepalive below the hold time; and its native BGP
+    speaker (the default metallb_bgp_implementation) takes no keepalive_time at all (its webhook refuses
+    the BGPPeer)."""
+    hold = None if entry["hold_time"] is None else bgp_seconds(entry["hold_time"])
     keepalive = None if entry["keepalive_time"] is None else bgp_seconds(entry["keepalive_time"])
+    if entry["keepalive_time"] is not None and ctx.s["metallb_bgp_implementation"] == "native":
+        ctx.problems.error(f"{where}.keepalive_time", entry["keepalive_time"], "is not taken by MetalLB's native "
+                           "BGP speaker (metallb_bgp_implementation: native refuses the BGPPeer)",
+                           "remove it (native sends keepalives at a third of hold_time), or use "
+                           "metallb_bgp_implementation: frr-k8s")
+        return
     if hold is None or keepalive is None:
-        return  # unset, or already an error of its own
+        return  # unset (MetalLB derives one from the other), or already an error of its own
     if hold == 0 and keepalive > 0:
         ctx.problems.error(f"{where}.keepalive_time", entry["keepalive_time"], "is set while hold_time is 0 "
                            "(no keepalives are sent)", "remove keepalive_time, or give a hold_time of 3s or more")

@@ -309,19 +309,28 @@ PEER = {"address": "10.0.0.1", "asn": 64512, "my_asn": 64513}
     ({"keepalive_time": "10ms"}, "keepalive_time", "is not a duration in whole seconds"),
     ({"hold_time": 30, "keepalive_time": 30}, "keepalive_time", "is not below the hold time (30s)"),
     ({"hold_time": "1m", "keepalive_time": "1m30s"}, "keepalive_time", "is not below the hold time (60s)"),
-    ({"keepalive_time": 90}, "keepalive_time", "is not below the hold time (90s)"),      # MetalLB's default hold
     ({"hold_time": 0, "keepalive_time": 10}, "keepalive_time", "is set while hold_time is 0"),
 ])
 def test_bgp_timers_are_refused_naming_the_peer(timers, variable, why):
-    error = one_error(lab_inputs(metallb_bgp_peers=[{**PEER, **timers}]), f"metallb_bgp_peers[0].{variable}")
+    inputs = lab_inputs(metallb_bgp_peers=[{**PEER, **timers}], metallb_bgp_implementation="frr-k8s")
+    error = one_error(inputs, f"metallb_bgp_peers[0].{variable}")
     assert error.why.startswith(why), error.why
+
+
+def test_the_native_speaker_takes_no_keepalive_time():
+    # MetalLB's webhook refuses the BGPPeer ("keepalive-time set on native bgp mode"): refused before any change
+    error = one_error(lab_inputs(metallb_bgp_peers=[{**PEER, "hold_time": 9, "keepalive_time": 3}]),
+                      "metallb_bgp_peers[0].keepalive_time")
+    assert error.why.startswith("is not taken by MetalLB's native BGP speaker"), error.why
+    assert "frr-k8s" in error.fix
 
 
 @pytest.mark.parametrize("timers", [{}, {"hold_time": 0}, {"hold_time": 3, "keepalive_time": 1},
                                     {"hold_time": "1m30s", "keepalive_time": "30s"}, {"hold_time": 65535},
-                                    {"keepalive_time": 0}, {"hold_time": None, "keepalive_time": None}])
+                                    {"keepalive_time": 0}, {"keepalive_time": 90},   # hold: three keepalives
+                                    {"hold_time": None, "keepalive_time": None}])
 def test_bgp_timers_accepted(timers):
-    plan = plan_of(lab_inputs(metallb_bgp_peers=[{**PEER, **timers}]))     # no error at all
+    plan = plan_of(lab_inputs(metallb_bgp_peers=[{**PEER, **timers}], metallb_bgp_implementation="frr-k8s"))
     (peer,) = plan["metallb"]["bgp_peers"]
     assert (peer["hold_time"], peer["keepalive_time"]) == (timers.get("hold_time"), timers.get("keepalive_time"))
 

@@ -150,3 +150,37 @@ def test_a_batch_whose_marks_the_reader_does_not_know_passes_nothing():
     other = BATCH_SCRIPT.read_text().replace("@@k8snet-check", "@@check")
     rows = by_kind(verify.live_rows({"pod": [run_batch("verify-a", BATCH, other)]}))
     assert rows["intra-pod"]["status"] == verify.FAIL and rows["pod-to-pod"]["status"] == verify.FAIL
+
+
+SPEAKER_LOG = [
+    '{"caller":"bgp_controller.go:235","event":"peerAdded","level":"info","peer":"192.168.56.4"}',
+    '{"caller":"native.go:123","event":"sessionUp","level":"info","msg":"BGP session established",'
+    '"peer":"192.168.56.4","peerASN":64500}',
+    "not json: a line of another logger",
+]
+DOWN = '{"event":"sessionDown","level":"warn","msg":"BGP session down","peer":"192.168.56.4"}'
+REFUSED = ('{"level":"error","op":"connect","msg":"failed to connect to peer","peer":"192.168.56.4:179",'
+           '"error":"read OPEN: peer sent notification: bad peer AS"}')
+
+
+def test_the_speakers_last_session_event_per_peer_is_its_state():
+    assert verify.session_state(SPEAKER_LOG, "192.168.56.4") == "established"
+    assert verify.session_state([*SPEAKER_LOG, DOWN], "192.168.56.4") == "down"
+    assert verify.session_state([*SPEAKER_LOG, REFUSED], "192.168.56.4") == (
+        "failed to connect to peer: read OPEN: peer sent notification: bad peer AS")
+    assert verify.session_state(SPEAKER_LOG, "192.168.56.9") == "no session event in the speaker's log"
+
+
+def test_a_bgp_pool_is_evidenced_by_servicebgpstatus_and_every_speakers_session():
+    live = {"arp": [{"item": {"item": {"arp": "172.16.10.1"}}, "stdout": "[]"}],
+            "bgp_status": [{"status": {"serviceName": "verify-lb", "node": n, "peers": ["lab-router"]}}
+                           for n in ("node2", "node3")],
+            "bgp_peers": [{"name": "lab-router", "address": "192.168.56.4"}],
+            "bgp_logs": {"node2": SPEAKER_LOG, "node3": [*SPEAKER_LOG, REFUSED]}}
+    rows = {r["what"]: r for r in verify.live_checks(live)["external-to-service"]}
+    assert rows["BGP for 172.16.10.1"]["ok"] and "advertised by node2, node3 to lab-router" in \
+        rows["BGP for 172.16.10.1"]["detail"]
+    assert "ARP for 172.16.10.1" not in rows                                # no L2 evidence asked for BGP
+    assert rows["BGP session node2 -> lab-router 192.168.56.4"]["ok"]
+    node3 = rows["BGP session node3 -> lab-router 192.168.56.4"]
+    assert not node3["ok"] and "bad peer AS" in node3["detail"]             # the negative control
