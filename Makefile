@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv \
-  gcc libc6-dev
+  gcc libc6-dev frr
 
 # The pinned upstream manifests: a local mirror beside the checkout when there is one.
 SHARED_MIRROR := $(abspath $(CURDIR)/../shared/upstream)
@@ -27,13 +27,16 @@ help:
 
 deps: apt venv
 
-# Debian packages the lab and the probes need (CI starts from a machine without them).
+# Debian packages the lab and the probes need (CI starts from a machine without them). frr is the lab
+# router's (tools/lab.py create --router runs its daemons in a namespace of its own): where systemd
+# started its service on install, it is stopped and disabled again.
 apt:
-	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc; do \
+	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc vtysh; do \
 	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages (missing:$$missing)"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); fi
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	  if [ -d /run/systemd/system ]; then systemctl disable --now frr >/dev/null 2>&1 || true; fi; fi
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt

@@ -146,3 +146,57 @@ def test_a_wrong_asn_is_reported_by_verify_with_the_session_state(bgp_lab, run_p
     finally:
         router.configure("router bgp 64500", f"neighbor speakers remote-as {router.SPEAKER_ASN}")
     wait_until(lambda: established(lab) == set(lab.addresses.values()), 90, "the sessions back up")
+
+
+POOLS = [{"name": "lab-bgp", "addresses": ["172.16.10.0/28"], "mode": "bgp"}]
+PEER = {"name": "lab-router", "address": router.ROUTER_IP, "asn": router.ROUTER_ASN, "my_asn": router.SPEAKER_ASN,
+        "hold_time": HOLD_TIME}
+
+
+def sessions_up_since(lab) -> dict[str, int]:
+    """How long each Established session has been up (ms): a reset session starts again from 0."""
+    peers = router.show("show bgp ipv4 unicast summary").get("peers", {})
+    return {a: p["peerUptimeMsec"] for a, p in peers.items() if p.get("state") == "Established"}
+
+
+def test_day2_pools_change_only_their_routes_and_a_new_hold_time_takes_effect(bgp_lab, run_playbook):
+    lab = bgp_lab
+    ingress = f"{ingress_address(lab)}/32"
+    ingress_hops = next_hops(ingress)
+    moved = {**DNS_LB, "lb_ip": "172.16.10.20"}
+    second = {"name": "lab-bgp-2", "addresses": ["172.16.10.16/28"], "mode": "bgp"}
+
+    def site(**extravars):
+        result = run_playbook("site.yml", lab.inventory, extravars=extravars, skip_tags="verify")
+        assert result.rc == 0, result.failed_messages()
+
+    def nothing_else_moved(up_before: dict[str, int]) -> None:
+        assert next_hops(ingress) == ingress_hops
+        up_after = sessions_up_since(lab)
+        assert set(up_after) == set(up_before) and all(up_after[a] > up_before[a] for a in up_before), (
+            up_before, up_after)                                         # no session was reset
+
+    # A pool added and the exposed Service moved into it: its route moves, nothing else.
+    up = sessions_up_since(lab)
+    site(metallb_pools=[*POOLS, second], k8s_exposed_services=[moved])
+    wait_until(lambda: next_hops("172.16.10.20/32") == announcing(lab, DNS_LB["name"]), 60,
+               "a route to the Service's address in the new pool")
+    wait_until(lambda: not next_hops(f"{DNS_LB['lb_ip']}/32"), 60, "the old address withdrawn")
+    nothing_else_moved(up)
+    assert remote_dns(lab, "172.16.10.20").returncode == 0
+
+    # The peer's hold time down to 6 s: BGP takes the smaller of both ends' (the router offers 9 s).
+    site(metallb_pools=[*POOLS, second], k8s_exposed_services=[moved], metallb_bgp_peers=[{**PEER, "hold_time": 6}])
+
+    def hold_times() -> set[int]:
+        neighbors = router.show("show bgp neighbors")
+        return {n.get("bgpTimerHoldTimeMsecs") for n in neighbors.values() if n.get("bgpState") == "Established"}
+    wait_until(lambda: hold_times() == {6000} and len(established(lab)) == len(lab.nodes), 60,
+               "every session negotiated with the new 6 s hold time")
+
+    # The Service dropped (its route goes), then the pool, which no Service uses any more (nothing moves).
+    site(metallb_pools=[*POOLS, second])
+    wait_until(lambda: not next_hops("172.16.10.20/32"), 60, "the dropped Service's route withdrawn")
+    up = sessions_up_since(lab)
+    site()
+    nothing_else_moved(up)

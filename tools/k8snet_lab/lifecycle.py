@@ -95,7 +95,7 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
         setup_bridge(bridge, i, BRIDGE_ADDR if bridge == BRIDGE else None)
     setup_client(extra)
     if with_router:
-        router.start()
+        router.start([cfg["address"] for cfg in plan["nodes"].values()])
     image_statuses = {}
     if cluster_pins:
         registry.start(build_dirs["registry"] / "registry")

@@ -1,7 +1,6 @@
 """The lab router (`create --router`): FRR (Debian's `frr`) in a namespace of its own on the lab bridge.
 
-It peers over BGP with MetalLB's speakers on every node (a listen range: any node address may open a
-session, AS ROUTER_ASN against SPEAKER_ASN), installs what they announce (several next hops: ECMP)
+It peers over BGP with MetalLB's speakers on every node (AS ROUTER_ASN against SPEAKER_ASN), installs what they announce (several next hops: ECMP)
 and routes between the lab bridge and a second, router-only network toward the "remote client"
 namespace, which has no way to the nodes but through the router. The nodes reach the remote network
 through the router too (a route each node gets when it boots, see wire_node), as behind a real site
@@ -36,8 +35,11 @@ DAEMONS = ("zebra", "bgpd")                   # zebra first: bgpd hands it the r
 FRR = "/usr/lib/frr"
 
 
-def bgpd_conf(hold_time: int = 9, keepalive: int = 3) -> str:
-    """A router that takes any speaker of the node network as a peer and installs every path it is given."""
+def bgpd_conf(nodes: list[str], hold_time: int = 9, keepalive: int = 3) -> str:
+    """A router that peers with the speaker of every node and installs every path it is given.
+
+    One neighbor per node address, not a listen range: with dynamic neighbors FRR 8.4 lost the sessions
+    of speakers that reconnected all at once (a BGPPeer changed) while their TCP connections stayed up."""
     return (f"hostname {NS_ROUTER}\n"
             f"router bgp {ROUTER_ASN}\n"
             f" bgp router-id {ROUTER_IP}\n"
@@ -45,8 +47,8 @@ def bgpd_conf(hold_time: int = 9, keepalive: int = 3) -> str:
             " neighbor speakers peer-group\n"
             f" neighbor speakers remote-as {SPEAKER_ASN}\n"
             f" neighbor speakers timers {keepalive} {hold_time}\n"
-            " bgp listen range 192.168.56.0/24 peer-group speakers\n"
-            " address-family ipv4 unicast\n"
+            + "".join(f" neighbor {address} peer-group speakers\n" for address in nodes)
+            + " address-family ipv4 unicast\n"
             "  maximum-paths 8\n"
             " exit-address-family\n")
 
@@ -72,8 +74,8 @@ def setup_netns() -> None:
         "net.ipv6.conf.all.disable_ipv6=1")
 
 
-def start() -> None:
-    """The namespaces, then zebra and bgpd; returns once bgpd answers vtysh."""
+def start(nodes: list[str]) -> None:
+    """The namespaces, then zebra and bgpd peering with ``nodes`` (addresses); returns once bgpd answers vtysh."""
     if not shutil.which("vtysh") or not all(Path(FRR, d).exists() for d in DAEMONS):
         raise LabError("--router needs FRR (Debian package frr): apt-get install frr")
     setup_netns()
@@ -81,7 +83,7 @@ def start() -> None:
         shutil.rmtree(ROUTER_DIR)
     ROUTER_DIR.mkdir(parents=True)
     (ROUTER_DIR / "zebra.conf").write_text(f"hostname {NS_ROUTER}\nip forwarding\n")
-    (ROUTER_DIR / "bgpd.conf").write_text(bgpd_conf())
+    (ROUTER_DIR / "bgpd.conf").write_text(bgpd_conf(nodes))
     shutil.chown(ROUTER_DIR, "frr", "frr")
     with open(LOG, "ab") as out:
         for daemon in DAEMONS:
