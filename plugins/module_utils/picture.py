@@ -4,8 +4,10 @@
 lines, and labelled edges) from the plan and Kubernetes objects: the live Nodes (their pod subnets)
 and Services in api mode, the rendered Services in render mode. ``dot`` writes the model as Graphviz
 source (through the ``graphviz`` package's Digraph), ``mermaid`` as a Mermaid flowchart with the same
-boxes and edges, for Git hosts, and ``markdown`` as the section ACCESS.md carries. Pure: the module
-onprem.k8snet.network_picture has Graphviz draw the DOT into network.svg.
+boxes and edges, for Git hosts, and ``markdown`` as the section ACCESS.md carries. All of that is
+pure; ``svg`` runs Graphviz's ``dot`` on the source, and raises :class:`GraphvizMissing`, saying what
+to install, where the package or the command is missing (onprem.k8snet.network_picture then writes
+the Mermaid block alone).
 
 Left to right: the clients; the ingress address or ports, each MetalLB pool with the LoadBalancer
 addresses in use, the NodePorts; the node networks (the chosen NICs' subnets); the nodes, with the
@@ -318,7 +320,8 @@ def _pools(picture: Picture, plan: dict, objects: list[dict], networks: dict) ->
         for net in networks.values() if pool["mode"] == "l2" else ():
             picture.link(box, net, "L2 (ARP)")
     if other:
-        picture.add("other", "other LoadBalancer Services", _capped(other), box_id="lb_other")
+        picture.link("clients", picture.add("other", "other LoadBalancer Services", _capped(other), box_id="lb_other"),
+                     "LoadBalancer")
     return boxes
 
 
@@ -392,11 +395,32 @@ def build(plan: dict, objects: list[dict] = ()) -> Picture:
 # ---------------------------------------------------------------- output
 
 
-def dot(picture: Picture) -> str:
-    """Graphviz DOT source (needs the Python package graphviz; drawing it needs Graphviz's dot)."""
-    import graphviz
+class GraphvizMissing(Exception):
+    """The Python package graphviz or Graphviz's dot command is missing; the message says what to install."""
 
-    graph = graphviz.Digraph("network", graph_attr={
+
+def _graphviz():
+    try:
+        import graphviz
+    except ImportError:
+        raise GraphvizMissing("the Python package graphviz is missing on the controller (pip install -r "
+                              "requirements.txt)") from None
+    return graphviz
+
+
+def svg(picture: Picture) -> str:
+    """The picture drawn by Graphviz's dot, as SVG text."""
+    graphviz = _graphviz()
+    try:
+        return graphviz.Source(dot(picture)).pipe(format="svg", encoding="utf-8")
+    except graphviz.ExecutableNotFound:
+        raise GraphvizMissing("Graphviz's dot command is missing on the controller: install the package graphviz "
+                              "(apt-get install graphviz, dnf install graphviz)") from None
+
+
+def dot(picture: Picture) -> str:
+    """Graphviz DOT source, built with the Python package graphviz (GraphvizMissing without it)."""
+    graph = _graphviz().Digraph("network", graph_attr={
         "rankdir": "LR", "label": picture.title, "labelloc": "t", "fontname": FONT, "fontsize": "14",
         "nodesep": "0.25", "ranksep": "0.7"},
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "11"},
