@@ -129,7 +129,9 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
         result["dot"] = picture.dot(model)
         drawing = picture.svg(model)
     except picture.GraphvizMissing as missing:
-        result["warnings"] = [f"{name} not drawn: {missing}; the Mermaid block in the report shows the same picture"]
+        stale = f" (the {name} there is from an earlier run)" if os.path.exists(dest) else ""
+        result["warnings"] = [f"{name} not drawn{stale}: {missing}; the Mermaid block in the report shows the same "
+                              "picture"]
         result["markdown"] = picture.markdown(flowchart, f"{name} was not drawn ({missing}); this is the same picture.")
         return result
     note = f"The same picture, drawn by Graphviz: {name} beside this file."

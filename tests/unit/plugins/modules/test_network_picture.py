@@ -71,6 +71,9 @@ def test_without_dot_it_warns_naming_the_package_and_still_gives_the_mermaid_blo
     assert "network.svg was not drawn (Graphviz's dot command is missing" in result["markdown"]
     assert problems(lab_plan(), mermaid_boxes(result["mermaid"])) == []
     assert result["dot"].startswith("digraph network {")
+    (rendered / "network.svg").write_text("<svg>an older picture</svg>")
+    assert draw(rendered)["warnings"][0].startswith("network.svg not drawn (the network.svg there is from an earlier "
+                                                    "run): Graphviz's dot command is missing")
 
 
 def test_without_the_python_package_it_warns_the_same_way(rendered, monkeypatch):
