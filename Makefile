@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv \
-  gcc libc6-dev
+  gcc libc6-dev graphviz
 
 # The pinned upstream manifests: a local mirror beside the checkout when there is one.
 SHARED_MIRROR := $(abspath $(CURDIR)/../shared/upstream)
@@ -29,7 +29,7 @@ deps: apt venv
 
 # Debian packages the lab and the probes need (CI starts from a machine without them).
 apt:
-	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc; do \
+	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc dot; do \
 	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages (missing:$$missing)"; \
