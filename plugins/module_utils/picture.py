@@ -185,9 +185,12 @@ def pod_subnets(plan: dict, objects: list[dict]) -> dict[str, list[str]]:
     """Host -> its Node's podCIDRs, for the hosts a live Node matches (by address, as everywhere)."""
     nodes = [o for o in objects if o.get("kind") == "Node"]
     found, _ = node_names(plan["nodes"], nodes)
-    by_name = {n["metadata"]["name"]: n.get("spec") or {} for n in nodes}
-    return {host: by_name[name].get("podCIDRs") or ([by_name[name]["podCIDR"]] if by_name[name].get("podCIDR")
-                                                      else []) for host, name in found.items()}
+    specs = {n["metadata"]["name"]: n.get("spec") or {} for n in nodes}
+    subnets = {}
+    for host, name in found.items():
+        spec = specs[name]
+        subnets[host] = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+    return subnets
 
 
 # ---------------------------------------------------------------- the model
@@ -211,68 +214,6 @@ def _skipped(nodes: list[dict]) -> list[str]:
             for (name, word), count in sorted(counts.items())]
 
 
-def _node_box(picture: Picture, plan: dict, hosts: list[str], subnets: dict) -> str:
-    nodes = [plan["nodes"][h] for h in hosts]
-    name, net4, net6, mtu = _choice(nodes[0])
-    pod_mtu = sorted({n.get("pod_mtu") for n in nodes if n.get("pod_mtu")})
-    mtus = f"MTU {mtu}" + (f", pod MTU {'/'.join(map(str, pod_mtu))}" if pod_mtu else "")
-    control = [h for h in hosts if plan["nodes"][h].get("control_plane")]
-    known = [s for h in hosts for s in subnets.get(h, [])]
-    skipped = _wrap(_skipped(nodes), "skipped: ")
-    if len(hosts) == 1:
-        iface = nodes[0].get("iface") or {}
-        title = hosts[0] + (" (control plane)" if control else "")
-        lines = [f"{name} {iface[f'ipv{f}']}/{iface[f'prefix{f}']}" for f in (4, 6) if iface.get(f"ipv{f}")]
-        lines += [mtus, *_wrap(known, "pods ")]
-        return picture.add("nodes", title, [*lines, *skipped])
-    listed = compact_names(hosts)
-    title = f"{', '.join(listed)} ({len(hosts)})"
-    lines = [] if len(title) <= WIDTH else _wrap(listed)
-    if len(title) > WIDTH:
-        title = f"{len(hosts)} nodes"
-    lines += _wrap(compact_names(control), "control plane: ")
-    lines.append(f"{name} on {', '.join(n for n in (net4, net6) if n)} \u00b7 {mtus}")
-    lines += _wrap(compact_addresses((n.get("iface") or {}).get(f"ipv{f}") for n in nodes for f in (4, 6)))
-    lines += _wrap(compact_networks(known), "pods ")
-    return picture.add("nodes", title, [*lines, *skipped])
-
-
-def _nodes(picture: Picture, plan: dict, subnets: dict) -> dict[tuple, str]:
-    """The node networks and node boxes, each box linked from its network; returns network -> its box id."""
-    groups: dict[tuple, list[str]] = {}
-    for host in sorted(plan["nodes"], key=_natural):
-        key = _choice(plan["nodes"][host])
-        groups.setdefault(key if len(plan["nodes"]) > EACH_NODE else (*key, host), []).append(host)
-    networks: dict[tuple, str] = {}
-    for key, hosts in groups.items():
-        name, net4, net6, _ = key[:4]
-        where = (net4, net6)
-        if where not in networks:
-            count = sum(len(h) for k, h in groups.items() if (k[1], k[2]) == where)
-            networks[where] = picture.add("network", "node network " + ", ".join(n for n in where if n) if any(where)
-                                          else "no NIC chosen", [f"{count} node{'s' if count > 1 else ''}"])
-        picture.link(networks[where], _node_box(picture, plan, hosts, subnets), name or "")
-    return networks
-
-
-def _pod_network(picture: Picture, plan: dict, subnets: dict) -> str:
-    cluster, flannel = plan["cluster"], plan["flannel"]
-    backend = {"vxlan": f"flannel vxlan, VNI {flannel['vni']}, UDP {flannel['port']}",
-               "wireguard": "flannel wireguard, UDP 51820"}.get(flannel["backend"], f"flannel {flannel['backend']}")
-    prefixes = " and ".join(f"/{cluster['node_pod_prefix'][f]}" for f, cidr in cluster["pod_cidr"].items() if cidr)
-    source = "the Nodes' podCIDR, shown on each" if subnets else "given by the cluster (kube-controller-manager)"
-    return picture.add("pods", "pod network " + ", ".join(c for c in cluster["pod_cidr"].values() if c),
-                       [backend, f"a {prefixes} per node: {source}",
-                        "services " + ", ".join(c for c in cluster["service_cidr"].values() if c)], box_id="pods")
-
-
-def _pool_spans(plan: dict) -> list[tuple]:
-    """(span, pool name) of every entry of every pool (none when MetalLB is off)."""
-    metallb = plan["metallb"]
-    return [(parse_range_entry(entry), pool["name"]) for pool in metallb["pools"] if metallb.get("enabled")
-            for entry in pool["addresses"]]
-
-
 def _pool_of(spans: list[tuple], address: str) -> str | None:
     try:
         point = address_span(address)
@@ -281,115 +222,172 @@ def _pool_of(spans: list[tuple], address: str) -> str | None:
     return next((name for span, name in spans if span.contains(point)), None)
 
 
-def _by_address(entry: str) -> tuple:
-    ip = netaddr.IPAddress(entry.split(" ", 1)[0])
-    return ip.version, int(ip)
+class _Drawing:
+    """Builds one Picture: the boxes and edges of each part, left to right."""
 
+    def __init__(self, plan: dict, objects: list[dict]):
+        self.plan, self.objects = plan, objects
+        cluster, metallb = plan["cluster"], plan["metallb"]
+        self.live = cluster["apply"] == "api"
+        self.picture = Picture(f"{cluster['inventory_name']}: {len(plan['nodes'])} nodes, {cluster['apply']} mode")
+        self.subnets = pod_subnets(plan, objects)
+        self.spans = [(parse_range_entry(entry), pool["name"]) for pool in metallb["pools"] if metallb.get("enabled")
+                      for entry in pool["addresses"]]
+        self.networks: dict[tuple, str] = {}             # (subnet4, subnet6) -> its node network box
+        self.pools: dict[str, str] = {}                  # pool name -> its box
 
-def _pools(picture: Picture, plan: dict, objects: list[dict], networks: dict) -> dict[str, str]:
-    """A box per MetalLB pool, listing the LoadBalancer addresses in use; returns pool name -> box id."""
-    metallb = plan["metallb"]
-    if not metallb.get("enabled"):
-        return {}
-    spans = _pool_spans(plan)
-    held: dict[str, list[str]] = {}
-    other: list[str] = []
-    for svc in _services(objects, "LoadBalancer"):
-        addresses = [a for a in lb_addresses(svc) if not a.startswith("<")]
-        for address in addresses:
-            pool = _pool_of(spans, address)
-            (held.setdefault(pool, []) if pool else other).append(f"{address} {_who(svc)} ({_ports(svc)})")
-        if not addresses:
-            when = "pending" if plan["cluster"]["apply"] == "api" else "an address from MetalLB at install"
-            other.append(f"{_who(svc)}: {when}")
-    in_use = "in use:" if plan["cluster"]["apply"] == "api" else "fixed in the rendered Services:"
-    peers = None
-    if metallb["bgp_peers"]:
-        peers = picture.add("peers", "BGP peers", [f"{p['address']} AS {p['asn']} (ours AS {p['my_asn']})"
-                                                   for p in metallb["bgp_peers"]], box_id="peers")
-    boxes: dict[str, str] = {}
-    for pool in metallb["pools"]:
-        size = sum(parse_range_entry(a).size for a in pool["addresses"])
-        lines = [*_wrap(pool["addresses"]), f"{size} addresses" + ("" if pool["auto_assign"] else ", auto-assign off")]
-        taken = sorted(held.get(pool["name"], []), key=_by_address)
-        lines += [in_use, *_capped(taken)] if taken else [f"{in_use} none"]
-        box = boxes[pool["name"]] = picture.add("pool", f"MetalLB pool {pool['name']} ({pool['mode'].upper()})", lines)
-        picture.link("clients", box, "LoadBalancer")
-        if pool["mode"] == "bgp" and peers:
-            picture.link(box, peers, "BGP")
-        for net in networks.values() if pool["mode"] == "l2" else ():
-            picture.link(box, net, "L2 (ARP)")
-    if other:
-        picture.link("clients", picture.add("other", "other LoadBalancer Services", _capped(other), box_id="lb_other"),
-                     "LoadBalancer")
-    return boxes
+    def draw(self) -> Picture:
+        self.picture.add("clients", "clients", box_id="clients")
+        self.nodes()
+        pods = self.pod_network()
+        for box in [b for b in self.picture.boxes if b.kind == "nodes"]:
+            self.picture.link(box.id, pods)
+        self.metallb()
+        self.ingress()
+        self.nodeports()
+        return self.picture
 
+    def nodes(self) -> None:
+        """The node networks and node boxes, each box linked from its network by the NIC name."""
+        nodes = self.plan["nodes"]
+        groups: dict[tuple, list[str]] = {}
+        for host in sorted(nodes, key=_natural):
+            key = _choice(nodes[host])
+            groups.setdefault(key if len(nodes) > EACH_NODE else (*key, host), []).append(host)
+        for key, hosts in groups.items():
+            name, net4, net6 = key[:3]
+            if (net4, net6) not in self.networks:
+                count = sum(len(h) for k, h in groups.items() if k[1:3] == (net4, net6))
+                title = ("node network " + ", ".join(n for n in (net4, net6) if n)) if net4 or net6 else "no NIC chosen"
+                self.networks[net4, net6] = self.picture.add("network", title,
+                                                             [f"{count} node{'s' if count > 1 else ''}"])
+            self.picture.link(self.networks[net4, net6], self.node_box(hosts), name or "")
 
-def _ingress(picture: Picture, plan: dict, objects: list[dict], networks: dict, pools: dict) -> None:
-    ingress = plan["ingress"]
-    if not ingress.get("enabled"):
-        return
-    services = [s for s in objects if s.get("kind") == "Service" and _is_ingress(s)]
-    svc = services[0] if services else None
-    exposure = ingress["exposure"]
-    lines = [f"IngressClass nginx{' (default)' if ingress.get('default_class') else ''}, {exposure}"]
-    pool = None
-    if exposure == "loadbalancer":
-        addresses = (lb_addresses(svc) if svc else []) or ([ingress["lb_ip"]] if ingress.get("lb_ip") else [])
-        addresses = [a for a in addresses if not a.startswith("<")]
-        ports = _ports(svc) if svc else "80/TCP, 443/TCP"
-        lines += [f"LoadBalancer {a} ({ports})" for a in addresses] or \
-            [f"LoadBalancer ({ports}): " + ("pending" if plan["cluster"]["apply"] == "api"
-                                            else "an address from MetalLB at install")]
-        pool = next((_pool_of(_pool_spans(plan), a) for a in addresses), None)
-    elif exposure == "nodeport":
-        lines += ["NodePort " + p for p in (_node_ports(svc) if svc else [
-            f"{port}/TCP \u2192 " + (f":{number}" if number else "assigned by the API server")
-            for port, number in ((80, ingress.get("http_nodeport")), (443, ingress.get("https_nodeport")))])]
-        lines.append("on every node's address")
-    else:
-        lines.append(":80 and :443 on every node's address (host network)")
-    if plan.get("gateway_api", {}).get("enabled"):
-        lines.append("Gateway API: NGINX Gateway Fabric, a Service per Gateway")
-    box = picture.add("ingress", f"ingress: {CONTROLLERS.get(ingress['controller'], ingress['controller'])}",
-                      lines, box_id="ingress")
-    picture.link("clients", box, "HTTP(S)")
-    if pool in pools:
-        picture.link(box, pools[pool], "its address")
-    elif exposure != "loadbalancer":
-        for net in networks.values():
-            picture.link(box, net, "NodePorts" if exposure == "nodeport" else "host network")
+    def node_box(self, hosts: list[str]) -> str:
+        nodes = [self.plan["nodes"][h] for h in hosts]
+        name, net4, net6, mtu = _choice(nodes[0])
+        pod_mtu = sorted({n.get("pod_mtu") for n in nodes if n.get("pod_mtu")})
+        mtus = f"MTU {mtu}" + (f", pod MTU {'/'.join(map(str, pod_mtu))}" if pod_mtu else "")
+        control = [h for h, n in zip(hosts, nodes, strict=True) if n.get("control_plane")]
+        known = [s for h in hosts for s in self.subnets.get(h, [])]
+        skipped = _wrap(_skipped(nodes), "skipped: ")
+        if len(hosts) == 1:
+            iface = nodes[0].get("iface") or {}
+            title = hosts[0] + (" (control plane)" if control else "")
+            lines = [f"{name} {iface[f'ipv{f}']}/{iface[f'prefix{f}']}" for f in (4, 6) if iface.get(f"ipv{f}")]
+            return self.picture.add("nodes", title, [*lines, mtus, *_wrap(known, "pods "), *skipped])
+        listed = compact_names(hosts)
+        title, lines = f"{', '.join(listed)} ({len(hosts)})", []
+        if len(title) > WIDTH:                                  # the count alone, the names below it
+            title, lines = f"{len(hosts)} nodes", _wrap(listed)
+        lines += _wrap(compact_names(control), "control plane: ")
+        lines.append(f"{name} on {', '.join(n for n in (net4, net6) if n)} \u00b7 {mtus}")
+        lines += _wrap(compact_addresses((n.get("iface") or {}).get(f"ipv{f}") for n in nodes for f in (4, 6)))
+        lines += _wrap(compact_networks(known), "pods ")
+        return self.picture.add("nodes", title, [*lines, *skipped])
 
+    def pod_network(self) -> str:
+        cluster, flannel = self.plan["cluster"], self.plan["flannel"]
+        backend = {"vxlan": f"flannel vxlan, VNI {flannel['vni']}, UDP {flannel['port']}",
+                   "wireguard": "flannel wireguard, UDP 51820"}.get(flannel["backend"],
+                                                                    f"flannel {flannel['backend']}")
+        prefixes = " and ".join(f"/{cluster['node_pod_prefix'][f]}" for f, cidr in cluster["pod_cidr"].items() if cidr)
+        source = "the Nodes' podCIDR, shown on each" if self.subnets else \
+            "given by the cluster (kube-controller-manager)"
+        return self.picture.add("pods", "pod network " + ", ".join(c for c in cluster["pod_cidr"].values() if c),
+                                [backend, f"a {prefixes} per node: {source}",
+                                 "services " + ", ".join(c for c in cluster["service_cidr"].values() if c)],
+                                box_id="pods")
 
-def _nodeports(picture: Picture, plan: dict, objects: list[dict], networks: dict) -> None:
-    entries = [f"{_who(svc)} {port}" for svc in _services(objects, "NodePort") if not _is_ingress(svc)
-               for port in _node_ports(svc)]
-    if not entries:
-        return
-    nodeport_range = plan["cluster"]["nodeport_range"]
-    box = picture.add("nodeports", "NodePorts on every node",
-                      [*_capped(entries), f"range {nodeport_range['start']}{RANGE}{nodeport_range['end']}"],
-                      box_id="nodeports")
-    picture.link("clients", box, "any node's address")
-    for net in networks.values():
-        picture.link(box, net)
+    def metallb(self) -> None:
+        """A box per MetalLB pool with the LoadBalancer addresses in use, the BGP peers, and the Services whose
+        address is not known yet (or in no pool)."""
+        metallb = self.plan["metallb"]
+        if not metallb.get("enabled"):
+            return
+        held: dict[str, list[tuple]] = {}
+        other: list[str] = []
+        for svc in _services(self.objects, "LoadBalancer"):
+            addresses = [a for a in lb_addresses(svc) if not a.startswith("<")]
+            for address in addresses:
+                entry, pool = f"{address} {_who(svc)} ({_ports(svc)})", _pool_of(self.spans, address)
+                if pool:
+                    point = address_span(address)
+                    held.setdefault(pool, []).append((point.family, point.first, entry))
+                else:
+                    other.append(entry + ", in no pool of the plan")
+            if not addresses:
+                other.append(f"{_who(svc)}: " + ("pending" if self.live else "an address from MetalLB at install"))
+        in_use = "in use:" if self.live else "fixed in the rendered Services:"
+        peers = self.picture.add("peers", "BGP peers", [f"{p['address']} AS {p['asn']} (ours AS {p['my_asn']})"
+                                                        for p in metallb["bgp_peers"]], box_id="peers") \
+            if metallb["bgp_peers"] else None
+        for pool in metallb["pools"]:
+            size = sum(span.size for span, name in self.spans if name == pool["name"])
+            taken = [entry for *_, entry in sorted(held.get(pool["name"], []))]
+            lines = [*_wrap(pool["addresses"]), f"{size} addresses" + ("" if pool["auto_assign"] else
+                                                                        ", auto-assign off"),
+                     *([in_use, *_capped(taken)] if taken else [f"{in_use} none"])]
+            box = self.pools[pool["name"]] = self.picture.add(
+                "pool", f"MetalLB pool {pool['name']} ({pool['mode'].upper()})", lines)
+            self.picture.link("clients", box, "LoadBalancer")
+            if pool["mode"] == "bgp" and peers:
+                self.picture.link(box, peers, "BGP")
+            for net in self.networks.values() if pool["mode"] == "l2" else ():
+                self.picture.link(box, net, "L2 (ARP)")
+        if other:
+            box = self.picture.add("other", "other LoadBalancer Services", _capped(other), box_id="lb_other")
+            self.picture.link("clients", box, "LoadBalancer")
+
+    def ingress(self) -> None:
+        """The ingress controller: its LoadBalancer address (linked to its pool), NodePorts or host ports."""
+        ingress = self.plan["ingress"]
+        if not ingress.get("enabled"):
+            return
+        svc = next((s for s in self.objects if s.get("kind") == "Service" and _is_ingress(s)), None)
+        exposure = ingress["exposure"]
+        lines = [f"IngressClass nginx{' (default)' if ingress.get('default_class') else ''}, {exposure}"]
+        pools: list[str] = []
+        if exposure == "loadbalancer":
+            found = (lb_addresses(svc) if svc else []) or ([ingress["lb_ip"]] if ingress.get("lb_ip") else [])
+            addresses = [a for a in found if not a.startswith("<")]
+            ports = _ports(svc) if svc else "80/TCP, 443/TCP"
+            lines += [f"LoadBalancer {a} ({ports})" for a in addresses] or [
+                f"LoadBalancer ({ports}): " + ("pending" if self.live else "an address from MetalLB at install")]
+            pools = [p for p in (_pool_of(self.spans, a) for a in addresses) if p]
+        elif exposure == "nodeport":
+            planned = [f"{port}/TCP \u2192 " + (f":{number}" if number else "assigned by the API server")
+                       for port, number in ((80, ingress.get("http_nodeport")), (443, ingress.get("https_nodeport")))]
+            lines += ["NodePort " + p for p in (_node_ports(svc) if svc else planned)] + ["on every node's address"]
+        else:
+            lines.append(":80 and :443 on every node's address (host network)")
+        if self.plan.get("gateway_api", {}).get("enabled"):
+            lines.append("Gateway API: NGINX Gateway Fabric, a Service per Gateway")
+        box = self.picture.add("ingress", f"ingress: {CONTROLLERS.get(ingress['controller'], ingress['controller'])}",
+                               lines, box_id="ingress")
+        self.picture.link("clients", box, "HTTP(S)")
+        for pool in pools:
+            self.picture.link(box, self.pools[pool], "its address")
+        for net in self.networks.values() if exposure != "loadbalancer" else ():
+            self.picture.link(box, net, "NodePorts" if exposure == "nodeport" else "host network")
+
+    def nodeports(self) -> None:
+        """The NodePorts of the Services (the ingress controller's are in its box), open on every node."""
+        entries = [f"{_who(svc)} {port}" for svc in _services(self.objects, "NodePort") if not _is_ingress(svc)
+                   for port in _node_ports(svc)]
+        if not entries:
+            return
+        ports = self.plan["cluster"]["nodeport_range"]
+        box = self.picture.add("nodeports", "NodePorts on every node",
+                               [*_capped(entries), f"range {ports['start']}{RANGE}{ports['end']}"], box_id="nodeports")
+        self.picture.link("clients", box, "any node's address")
+        for net in self.networks.values():
+            self.picture.link(box, net)
 
 
 def build(plan: dict, objects: list[dict] = ()) -> Picture:
     """The picture of ``plan``; ``objects``: the live Nodes and Services (api), or the rendered objects."""
-    objects = list(objects)
-    cluster = plan["cluster"]
-    subnets = pod_subnets(plan, objects)
-    picture = Picture(f"{cluster['inventory_name']}: {len(plan['nodes'])} nodes, {cluster['apply']} mode")
-    picture.add("clients", "clients", box_id="clients")
-    networks = _nodes(picture, plan, subnets)
-    pods = _pod_network(picture, plan, subnets)
-    for box in [b for b in picture.boxes if b.kind == "nodes"]:
-        picture.link(box.id, pods)
-    pools = _pools(picture, plan, objects, networks)
-    _ingress(picture, plan, objects, networks, pools)
-    _nodeports(picture, plan, objects, networks)
-    return picture
+    return _Drawing(plan, list(objects)).draw()
 
 
 # ---------------------------------------------------------------- output
