@@ -99,19 +99,12 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import picture
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_directory
 from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_file
+from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_file
 
 ARGUMENT_SPEC = {"plan": {"type": "dict", "required": True},
                  "objects": {"type": "list", "elements": "dict", "default": []},
                  "directory": {"type": "path"},
                  "dest": {"type": "path", "required": True}}
-
-
-def _current(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
@@ -135,7 +128,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
         result["markdown"] = picture.markdown(flowchart, f"{name} was not drawn ({missing}); this is the same picture.")
         return result
     note = f"The same picture, drawn by Graphviz: {name} beside this file."
-    result.update(drawn=True, changed=_current(dest) != drawing, markdown=picture.markdown(flowchart, note))
+    result.update(drawn=True, changed=read_file(dest) != drawing, markdown=picture.markdown(flowchart, note))
     if result["changed"] and not check_mode:
         write_file(dest, drawing)
     return result
