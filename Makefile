@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 APT_PACKAGES := systemd-container debootstrap openssh-client iproute2 nftables arping iputils-ping tcpdump python3-venv \
-  gcc libc6-dev frr
+  gcc libc6-dev frr graphviz
 
 # The pinned upstream manifests: a local mirror beside the checkout when there is one.
 SHARED_MIRROR := $(abspath $(CURDIR)/../shared/upstream)
@@ -27,11 +27,12 @@ help:
 
 deps: apt venv
 
-# Debian packages the lab and the probes need (CI starts from a machine without them). frr is the lab
+# Debian packages the lab, the probes and network.svg (graphviz's dot) need (CI starts from a machine
+# without them). frr is the lab
 # router's (tools/lab.py create --router runs its daemons in a namespace of its own): where systemd
 # started its service on install, it is stopped and disabled again.
 apt:
-	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc vtysh; do \
+	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc vtysh dot; do \
 	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages (missing:$$missing)"; \

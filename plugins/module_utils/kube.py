@@ -19,6 +19,7 @@ Validators are cached per Kubernetes version, so checking a hundred objects cost
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import re
@@ -70,6 +71,12 @@ def load_documents(text: str, source: str = "<string>") -> list[dict]:
 def load_file(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return load_documents(handle.read(), path)
+
+
+def load_directory(directory: str) -> list[dict]:
+    """The objects of every ``*.yaml`` file below ``directory`` (a render directory), in path order."""
+    return [obj for path in sorted(glob.glob(os.path.join(directory, "**", "*.yaml"), recursive=True))
+            for obj in load_file(path) if isinstance(obj, dict) and obj.get("kind")]
 
 
 def group_version(api_version: str) -> tuple[str, str]:

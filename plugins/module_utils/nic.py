@@ -117,6 +117,7 @@ class Iface:
     master: str | None
     addrs: dict  # family -> [(IP, prefix)] in facts order
     skip: str | None = None  # why it is not an automatic candidate
+    skip_word: str | None = None  # the same in one word (the plan's iface.skipped)
 
 
 @dataclass
@@ -172,22 +173,28 @@ def is_container_name(name: str) -> bool:
     return name.startswith(EXCLUDED_NAME_PREFIXES) or bool(DOCKER_NETWORK_BRIDGE.match(name))
 
 
-def skip_reason(iface: Iface, families: tuple) -> str | None:
-    """Why an interface is not an automatic candidate (None: it is one)."""
+def _skip(iface: Iface, families: tuple) -> tuple[str, str] | None:
+    """(one word, why) when an interface is not an automatic candidate, else None."""
     if iface.kind == "loopback" or iface.name == "lo":
-        return "loopback"
+        return "loopback", "loopback"
     if is_container_name(iface.name):
-        return "container/overlay interface"
+        return "container", "container/overlay interface"
     if iface.kind in EXCLUDED_KINDS:
-        return f"{iface.kind} device"
+        return iface.kind, f"{iface.kind} device"
     if iface.master:
-        return f"port of {iface.master}"
+        return "port", f"port of {iface.master}"
     if not iface.up:
-        return "down"
+        return "down", "down"
     for family in families:
         if not iface.addrs[family]:
-            return f"no {_family_word(family)} address"
+            return "unaddressed", f"no {_family_word(family)} address"
     return None
+
+
+def skip_reason(iface: Iface, families: tuple) -> str | None:
+    """Why an interface is not an automatic candidate (None: it is one)."""
+    found = _skip(iface, families)
+    return found[1] if found else None
 
 
 def _family_word(family: int) -> str:
@@ -595,8 +602,9 @@ def select_interfaces(nodes: dict, settings: dict) -> tuple:
     "vars": per-host flannel_iface / flannel_iface_regex / flannel_iface_can_reach}};
     ``settings``: the cluster-wide values of those three plus ``families`` ({"ipv4": bool, "ipv6": bool}).
     Returns ({hostname: choice or None}, Problems); a choice is {name, ipv4, ipv6, prefix4, prefix6, mtu,
-    method, reason, first_address}. ``first_address`` is false when the chosen address is not the NIC's
-    first one (flanneld's ``--iface=<name>`` would advertise that first address instead).
+    method, reason, first_address, skipped}. ``first_address`` is false when the chosen address is not the
+    NIC's first one (flanneld's ``--iface=<name>`` would advertise that first address instead); ``skipped``
+    maps every other interface but loopback to why it was not chosen, in one word (see :func:`_skipped`).
     """
     with _gc_paused():
         return _select(nodes, settings)
@@ -607,7 +615,7 @@ def _select(nodes: dict, settings: dict) -> tuple:
     parsed = [_read_node(host, data or {}, families[0]) for host, data in nodes.items()]
     for node in parsed:
         for iface in node.ifaces:
-            iface.skip = skip_reason(iface, families)
+            iface.skip_word, iface.skip = _skip(iface, families) or (None, None)
         node.candidates = [i for i in node.ifaces if i.skip is None]
     ctx = Context(families=families, index=AddressIndex(parsed), total=len(parsed), findings=_Findings())
     choices = {}
@@ -620,7 +628,16 @@ def _select(nodes: dict, settings: dict) -> tuple:
             choices[node.host] = _by_can_reach(node, value, ctx)
         else:
             choices[node.host] = _automatic(node, ctx)
+        if choices[node.host]:
+            choices[node.host]["skipped"] = _skipped(node, choices[node.host]["name"], ctx)
     return choices, ctx.findings.problems()
+
+
+def _skipped(node: Node, chosen: str, ctx: Context) -> dict:
+    """Every other interface but loopback, with why it is not the chosen one in one word: its skip word,
+    NAT (its address is on other nodes too), or spare (a candidate the choice did not need)."""
+    return {i.name: i.skip_word or ("NAT" if _nat_note(i, ctx, node.inventory_ip) else "spare")
+            for i in node.ifaces if i.name != chosen and i.skip_word != "loopback"}
 
 
 def summarize(choices: dict, per_node: bool = False) -> dict:

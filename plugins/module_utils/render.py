@@ -144,7 +144,8 @@ def plan_changes(directory: str, desired: dict[str, str]) -> Changes:
     return changes
 
 
-def _write(full: str, content: str) -> None:
+def write_file(full: str, content: str) -> None:
+    """``content`` into ``full`` (mode 0644) at once: written beside it, then renamed over it."""
     os.makedirs(os.path.dirname(full), exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".k8snet-", suffix=".tmp", dir=os.path.dirname(full))
     try:
@@ -160,7 +161,7 @@ def _write(full: str, content: str) -> None:
 
 def apply_changes(changes: Changes) -> None:
     for path in changes.created + changes.updated:
-        _write(os.path.join(changes.directory, path), changes.desired[path])
+        write_file(os.path.join(changes.directory, path), changes.desired[path])
     for path in changes.deleted:
         full = os.path.join(changes.directory, path)
         os.unlink(full)

@@ -63,12 +63,11 @@ host_network:
   elements: str
 """
 
-import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils.access import report
-from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_file
+from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_directory
 
 
 def main():
@@ -83,8 +82,7 @@ def main():
     if directory:
         if not os.path.isdir(directory):
             module.fail_json(msg=f"{directory} is not a directory (nothing rendered yet?)")
-        for path in sorted(glob.glob(os.path.join(directory, "**", "*.yaml"), recursive=True)):
-            objects += [o for o in load_file(path) if isinstance(o, dict) and o.get("kind")]
+        objects += load_directory(directory)
     module.exit_json(changed=False, **report(objects, module.params["nodes"]))
 
 

@@ -34,7 +34,7 @@ def node(index: int, *, iface: str = "eth1", ipv6: str | None = None, control_pl
         "control_plane": control_plane,
         "iface": {"name": iface, "ipv4": address, "ipv6": ipv6, "prefix4": 24, "prefix6": 64 if ipv6 else None,
                   "mtu": 1500, "method": "inventory_address", "reason": f"{iface}: holds {address}",
-                  "first_address": True},
+                  "first_address": True, "skipped": {"eth0": "NAT"}},
         "pod_mtu": 1450,
         "ephemeral_ports": {"start": 32768, "end": 60999},
         "reserved_ports": "30000-32767",

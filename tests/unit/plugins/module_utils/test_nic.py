@@ -84,7 +84,7 @@ def test_cluster_fixture(name):
 def test_every_choice_has_the_documented_keys():
     choices, _ = run(CLUSTERS["dual_stack"])
     assert set(choices["node1"]) == {"name", "ipv4", "ipv6", "prefix4", "prefix6", "mtu", "method", "reason",
-                                     "first_address"}
+                                     "first_address", "skipped"}
     assert "\n" not in choices["node1"]["reason"]
 
 
@@ -171,6 +171,22 @@ def test_recorded_lab_nodes_choose_eth1():
                                           "eth0 (default route) skipped: 10.0.2.15 on 2 nodes (NAT)")
     assert choices["node1"]["ipv4"] == "192.168.56.11" and choices["node1"]["mtu"] == 1500
     assert not problems.items
+
+
+def test_every_other_interface_is_skipped_in_one_word():
+    """The netns capture: NAT, a bridge port, container plumbing, a down link and a tunnel, each in one word;
+    a candidate the choice did not need is spare (br0 automatically, eth1 when flannel_iface picks br0)."""
+    replace = {"192.168.56.11": "192.168.56.12", "172.16.0.11": "172.16.0.12", "10.10.0.11": "10.10.0.12"}
+    nodes = {"node1": captured_node({}, "192.168.56.11"), "node2": captured_node(replace, "192.168.56.12")}
+    families = {"ipv4": True, "ipv6": False}
+    choices, _ = select_interfaces(nodes, {"families": families})
+    assert choices["node1"]["skipped"] == {
+        "eth0": "NAT", "enp0s9": "port", "br0": "spare", "docker0": "container", "cni0": "container",
+        "veth1a2b3c4d": "container", "flannel.1": "container", "mv0": "down", "tun0": "tun"}
+    explicit, _ = select_interfaces(nodes, {"flannel_iface": "br0", "families": families})
+    assert explicit["node1"]["name"] == "br0"
+    assert (explicit["node1"]["skipped"]["eth1"], explicit["node1"]["skipped"]["eth0"]) == ("spare", "NAT")
+    assert "br0" not in explicit["node1"]["skipped"] and "lo" not in explicit["node1"]["skipped"]
 
 
 def test_recorded_lab_nodes_behind_nat_tie_between_eth1_and_br0():
