@@ -28,9 +28,8 @@ help:
 deps: apt venv
 
 # Debian packages the lab, the probes and network.svg (graphviz's dot) need (CI starts from a machine
-# without them). frr is the lab
-# router's (tools/lab.py create --router runs its daemons in a namespace of its own): where systemd
-# started its service on install, it is stopped and disabled again.
+# without them). frr is the lab router's (tools/lab.py create --router runs its daemons in a namespace
+# of its own): where systemd started its service on install, it is stopped and disabled again.
 apt:
 	@missing=""; for c in systemd-nspawn debootstrap ssh ip nft arping ping tcpdump gcc vtysh dot; do \
 	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \

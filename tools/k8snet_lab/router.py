@@ -1,10 +1,11 @@
 """The lab router (`create --router`): FRR (Debian's `frr`) in a namespace of its own on the lab bridge.
 
-It peers over BGP with MetalLB's speakers on every node (AS ROUTER_ASN against SPEAKER_ASN), installs what they announce (several next hops: ECMP)
-and routes between the lab bridge and a second, router-only network toward the "remote client"
-namespace, which has no way to the nodes but through the router. The nodes reach the remote network
-through the router too (a route each node gets when it boots, see wire_node), as behind a real site
-router. The daemons run in the foreground, recorded by PID like every process of the lab.
+It peers over BGP with MetalLB's speakers on every node (AS ROUTER_ASN against SPEAKER_ASN),
+installs what they announce (several next hops: ECMP) and routes between the lab bridge and a second,
+router-only network toward the "remote client" namespace, which has no way to the nodes but through
+the router. The nodes reach the remote network through the router too (a route each node gets when it
+boots, see wire_node), as behind a real site router. The daemons run in the foreground, recorded by
+PID like every process of the lab.
 """
 
 from __future__ import annotations
