@@ -15,7 +15,7 @@ from tests.unit.planfixtures import REPO, build_component, make_plan
 
 sys.path.insert(0, str(REPO / "tools"))
 
-from k8snet_lab import cluster, gobuild, images, pins, registry
+from k8snet_lab import cluster, gobuild, images, layout, pins, registry, router
 
 K8S_GOMOD = """module k8s.io/kubernetes
 
@@ -211,3 +211,18 @@ def test_verifys_test_image_is_the_agnhost_the_lab_builds():
     defaults = yaml.safe_load((REPO / "roles/verify/defaults/main.yml").read_text())
     assert defaults["verify_image"] == f"registry.k8s.io/e2e-test-images/agnhost:{pins.AGNHOST}"
     assert defaults["verify_image"] in {image.reference for image in pins.pins().images}
+
+
+def test_the_lab_router_peers_with_every_node_of_the_bgp_inventory_and_routes_what_they_announce():
+    nodes = [cfg["address"] for cfg in layout.lab_plan("vagrant", 3)["nodes"].values()]
+    conf = router.bgpd_conf(nodes)
+    for address in nodes:                                  # a neighbor each: no listen range (see bgpd_conf)
+        assert f" neighbor {address} peer-group speakers\n" in conf
+    assert "listen range" not in conf and "maximum-paths 8" in conf and " no bgp ebgp-requires-policy\n" in conf
+    group_vars = yaml.safe_load((REPO / "inventory/lab-bgp/group_vars/k8s_cluster/network.yml").read_text())
+    (peer,) = group_vars["metallb_bgp_peers"]
+    assert (peer["address"], peer["asn"], peer["my_asn"]) == (router.ROUTER_IP, router.ROUTER_ASN, router.SPEAKER_ASN)
+    assert f" neighbor speakers remote-as {peer['my_asn']}\n" in conf and f"router bgp {peer['asn']}\n" in conf
+    (pool,) = group_vars["metallb_pools"]
+    assert pool["mode"] == "bgp" and pool["addresses"] == [router.BGP_POOL]
+    assert router.ROUTER_IP != registry.REGISTRY_IP                       # both on the lab bridge
