@@ -19,7 +19,6 @@ Creates and destroys its own lab clusters; a lab that is already up is only repl
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import bench_site  # the one timed ansible-playbook runner of the benchmarks (th
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from k8snet_lab import cluster, state, util
+from k8snet_lab import cluster, util
 
 LAB = bench_site.LAB
 INVENTORY = "/var/lib/k8snet-lab/inventory"
@@ -83,14 +82,11 @@ def resource_versions() -> dict[str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_site.lab_parser(__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--replace", action="store_true", help="replace a lab that is already up")
     args = parser.parse_args()
-    if state.read_state() and not args.replace:
-        print("a lab is up: destroy it first (tools/lab.py destroy) or pass --replace", file=sys.stderr)
+    if bench_site.lab_in_the_way(args.replace):
         return 2
-    util.require_root()
     try:
         with tempfile.TemporaryDirectory(prefix="k8snet-bench-api-") as tmp:
             rendered, staging = Path(tmp) / "rendered", Path(tmp) / "staging"

@@ -15,12 +15,13 @@ lab it creates; a lab that is already up is only replaced with --replace. Run as
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import bench_site  # the benchmarks' shared helpers (this script's own directory)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -79,15 +80,12 @@ def cold_build(nodes: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = bench_site.lab_parser(__doc__)
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--warm-only", action="store_true", help="skip the cold build")
-    p.add_argument("--replace", action="store_true", help="replace a lab that is already up")
     args = p.parse_args()
-    if state.read_state() and not args.replace:
-        print("a lab is up: destroy it first (tools/lab.py destroy) or pass --replace", file=sys.stderr)
+    if bench_site.lab_in_the_way(args.replace):
         return 2
-    util.require_root()
     with contextlib.redirect_stdout(sys.stderr):
         gobuild.ensure_all(pins.pins())                     # the warm caches the warm create uses
     if not args.warm_only:

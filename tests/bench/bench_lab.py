@@ -9,15 +9,16 @@ already up is only replaced with --replace. Run as root.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import time
 from pathlib import Path
 
+import bench_site  # the benchmarks' shared helpers (this script's own directory)
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from k8snet_lab import lifecycle, rootfs, state, util  # the lab's own code, not its CLI
+from k8snet_lab import lifecycle, rootfs, state  # the lab's own code, not its CLI
 
 MIB = 1024
 
@@ -30,15 +31,11 @@ def meminfo_kib(field: str) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = bench_site.lab_parser(__doc__)
     p.add_argument("--nodes", type=int, default=3)
-    p.add_argument("--replace", action="store_true", help="replace a lab that is already up")
     args = p.parse_args()
-    if state.read_state() and not args.replace:
-        print("a lab is up: destroy it first (tools/lab.py destroy) or pass --replace", file=sys.stderr)
+    if bench_site.lab_in_the_way(args.replace):
         return 1
-
-    util.require_root()
     _, build = rootfs.ensure_rootfs()
     print(f"node image:        {'cached' if build is None else f'built in {build:.0f} s (target < 180 s)'}")
 

@@ -21,6 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(ROOT / "tools/lab.py")]
 
 
+def lab_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark that makes its own lab: its docstring's first paragraph, --replace."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--replace", action="store_true", help="replace a lab that is already up")
+    return parser
+
+
+def lab_in_the_way(replace: bool) -> bool:
+    """True, saying why, when a lab is up and --replace was not given: a benchmark never takes one silently.
+    Otherwise it checks that it runs as root (the lab needs it)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from k8snet_lab import state, util
+    if state.read_state() and not replace:
+        print("a lab is up: destroy it first (tools/lab.py destroy) or pass --replace", file=sys.stderr)
+        return True
+    util.require_root()
+    return False
+
+
 def run(playbook: str, inventory: str, *args: str) -> tuple[float, dict]:
     """(seconds, stats) of ansible-playbook with the repository's ansible.cfg; exits naming the playbook on failure
     (bench_api.py times its runs with this too)."""

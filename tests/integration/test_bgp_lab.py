@@ -9,12 +9,16 @@ itself (`vtysh -c 'show ... json'`) and from a client that reaches the cluster o
   on those addresses; verify's four kinds PASS, the LoadBalancer with MetalLB's BGP evidence;
 - failover: one node's speaker stopped, the router withdraws that next hop within the hold time
   (9 s in the lab inventory) and the remote client keeps getting answers (both times printed);
-- negative control: with the router's view of the speakers' AS changed, the sessions do not come up,
-  the routes go, and verify fails naming the peer and the session state MetalLB's speaker reports.
+- negative controls: with the router's view of the speakers' AS changed, the sessions do not come up,
+  the routes go, and verify fails naming the peer and the session state MetalLB's speaker reports;
+  a peer address nobody answers on is reported by verify with each speaker's connect error;
+- day 2: a pool added with an exposed Service moved into it moves only that route (no session is
+  reset), a new hold_time is negotiated by every session, what is dropped is withdrawn.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -146,6 +150,24 @@ def test_a_wrong_asn_is_reported_by_verify_with_the_session_state(bgp_lab, run_p
     finally:
         router.configure("router bgp 64500", f"neighbor speakers remote-as {router.SPEAKER_ASN}")
     wait_until(lambda: established(lab) == set(lab.addresses.values()), 90, "the sessions back up")
+
+
+def test_an_unreachable_peer_is_reported_by_verify_with_the_speakers_error(bgp_lab, run_playbook):
+    lab = bgp_lab
+    nowhere = {"name": "nowhere", "address": "192.168.56.99", "asn": 64501, "my_asn": router.SPEAKER_ASN}
+    lab_router = {"name": "lab-router", "address": router.ROUTER_IP, "asn": router.ROUTER_ASN,
+                  "my_asn": router.SPEAKER_ASN, "hold_time": HOLD_TIME}
+    try:
+        result = run_playbook("site.yml", lab.inventory, extravars={"metallb_bgp_peers": [lab_router, nowhere]})
+        assert result.rc != 0                                             # verify stops the run
+        evidence = " ".join(traffic_lines(result))
+        for node in lab.nodes:                                            # every speaker says why, by itself
+            said = re.search(rf"BGP session {node} -> nowhere 192\.168\.56\.99: FAILED \(([^)]*)", evidence)
+            assert said and "failed to connect to peer" in said.group(1), evidence
+            assert f"BGP session {node} -> lab-router {router.ROUTER_IP}: ok (established" in evidence, evidence
+    finally:
+        restored = run_playbook("site.yml", lab.inventory, skip_tags="verify")
+        assert restored.rc == 0, restored.failed_messages()
 
 
 POOLS = [{"name": "lab-bgp", "addresses": ["172.16.10.0/28"], "mode": "bgp"}]

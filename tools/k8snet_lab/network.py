@@ -97,17 +97,22 @@ def setup_bridge(name: str, k: int, address: str | None) -> None:
     run("ip", "link", "set", name, "up")
 
 
+def bridged_namespace(netns: str, link: str, k: int, addresses: list[str], more: tuple[str, ...] = ()) -> None:
+    """A namespace of the lab's own on the lab bridge: its `eth0` (MAC 02:..:k:0) holds `addresses`, the
+    root-side end `link` is a bridge port; `more` are further `ip -batch` lines run inside it."""
+    record("netns", netns)
+    run("ip", "netns", "add", netns)
+    record("links", link)
+    run("ip", "link", "add", link, "address", mac(0, k, 1), "type", "veth",
+        "peer", "name", "eth0", "address", mac(0, k, 0), "netns", netns)
+    disable_ipv6(link)
+    run("ip", "link", "set", link, "master", BRIDGE, "up")
+    batch = ["link set lo up", *(f"addr add {a} dev eth0" for a in addresses), "link set eth0 up", *more]
+    run("ip", "-n", netns, "-batch", "-", data="\n".join(batch) + "\n")
+
+
 def setup_client(extra: list[str]) -> None:
-    record("netns", NS_CLIENT)
-    run("ip", "netns", "add", NS_CLIENT)
-    record("links", CLIENT_LINK)
-    run("ip", "link", "add", CLIENT_LINK, "address", mac(0, 1, 1), "type", "veth",
-        "peer", "name", "eth0", "address", mac(0, 1, 0), "netns", NS_CLIENT)
-    disable_ipv6(CLIENT_LINK)
-    run("ip", "link", "set", CLIENT_LINK, "master", BRIDGE, "up")
-    batch = ["link set lo up", f"addr add {CLIENT_ADDR} dev eth0", "link set eth0 up"]
-    batch += [f"addr add {a} dev eth0" for a in extra]
-    run("ip", "-n", NS_CLIENT, "-batch", "-", data="\n".join(batch) + "\n")
+    bridged_namespace(NS_CLIENT, CLIENT_LINK, 1, [CLIENT_ADDR, *extra])
 
 
 def wire_node(node: dict, leader: int) -> None:

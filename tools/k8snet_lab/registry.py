@@ -15,9 +15,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-from .constants import BRIDGE, CACHE_DIR, LINK_PREFIX, STATE_DIR
-from .state import locked_state, read_state, record
-from .util import LabError, alive, identity, mac, run, signal_recorded, tail, tcp_open, wait_for
+from .constants import CACHE_DIR, LINK_PREFIX, STATE_DIR
+from .network import bridged_namespace
+from .state import locked_state, read_state
+from .util import LabError, alive, identity, signal_recorded, tail, tcp_open, wait_for
 
 NS_REGISTRY = "k8snet-registry"
 REGISTRY_LINK = f"{LINK_PREFIX}registry"
@@ -39,20 +40,9 @@ def config(storage: Path | None = None) -> str:
     )
 
 
-def setup_netns() -> None:
-    record("netns", NS_REGISTRY)
-    run("ip", "netns", "add", NS_REGISTRY)
-    record("links", REGISTRY_LINK)
-    run("ip", "link", "add", REGISTRY_LINK, "address", mac(0, 3, 1), "type", "veth",
-        "peer", "name", "eth0", "address", mac(0, 3, 0), "netns", NS_REGISTRY)
-    run("ip", "link", "set", REGISTRY_LINK, "master", BRIDGE, "up")
-    batch = ["link set lo up", f"addr add {REGISTRY_IP}/24 dev eth0", "link set eth0 up"]
-    run("ip", "-n", NS_REGISTRY, "-batch", "-", data="\n".join(batch) + "\n")
-
-
 def start(binary: Path) -> None:
     """Start the registry (after the lab bridge exists) and wait until it answers."""
-    setup_netns()
+    bridged_namespace(NS_REGISTRY, REGISTRY_LINK, 3, [f"{REGISTRY_IP}/24"])
     STORAGE.mkdir(parents=True, exist_ok=True)
     cfg = STATE_DIR / "registry.yml"
     cfg.write_text(config())

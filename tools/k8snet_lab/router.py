@@ -16,7 +16,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from .constants import BRIDGE, LINK_PREFIX, STATE_DIR
+from .constants import LINK_PREFIX, STATE_DIR
+from .network import bridged_namespace
 from .state import locked_state, read_state, record
 from .util import LabError, alive, identity, mac, run, signal_recorded, tail, wait_for
 
@@ -55,19 +56,14 @@ def bgpd_conf(nodes: list[str], hold_time: int = 9, keepalive: int = 3) -> str:
 
 
 def setup_netns() -> None:
-    for ns in (NS_ROUTER, NS_REMOTE):
-        record("netns", ns)
-        run("ip", "netns", "add", ns)
-    record("links", ROUTER_LINK)
-    run("ip", "link", "add", ROUTER_LINK, "address", mac(0, 4, 1), "type", "veth",
-        "peer", "name", "eth0", "address", mac(0, 4, 0), "netns", NS_ROUTER)
-    run("ip", "link", "set", ROUTER_LINK, "master", BRIDGE, "up")
+    bridged_namespace(NS_ROUTER, ROUTER_LINK, 4, [f"{ROUTER_IP}/24"])
     # The router-only network: both ends inside the lab's namespaces, nothing on this machine's side.
+    record("netns", NS_REMOTE)
+    run("ip", "netns", "add", NS_REMOTE)
     run("ip", "-n", NS_ROUTER, "link", "add", "remote0", "address", mac(0, 4, 2), "type", "veth",
         "peer", "name", "eth0", "address", mac(0, 4, 3), "netns", NS_REMOTE)
-    run("ip", "-n", NS_ROUTER, "-batch", "-", data="\n".join([
-        "link set lo up", f"addr add {ROUTER_IP}/24 dev eth0", "link set eth0 up",
-        f"addr add {ROUTER_REMOTE_IP}/24 dev remote0", "link set remote0 up"]) + "\n")
+    run("ip", "-n", NS_ROUTER, "-batch", "-",
+        data=f"addr add {ROUTER_REMOTE_IP}/24 dev remote0\nlink set remote0 up\n")
     run("ip", "-n", NS_REMOTE, "-batch", "-", data="\n".join([
         "link set lo up", f"addr add {REMOTE_IP}/24 dev eth0", "link set eth0 up",
         f"route add default via {ROUTER_REMOTE_IP}"]) + "\n")
