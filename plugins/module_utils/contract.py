@@ -54,8 +54,9 @@ CONTRACT: dict[str, Var] = _vars(
         "Kubeconfig on the controller for `api` mode. Unset: `/etc/kubernetes/admin.conf` of the first "
         "`kube_control_plane` host (kubeadm's), copied to `~/.cache/k8snet/<inventory>/admin.conf`.",
         default_doc="fetched from the first control-plane node"),
-    Var("k8s_version", "1.35",
-        "Kubernetes minor version of the cluster; objects are validated against its OpenAPI schema."),
+    Var("k8s_version", "1.37",
+        "Kubernetes minor version of the cluster (1.35, 1.36 or 1.37: the minors upstream supports); objects are "
+        "validated against its OpenAPI schema."),
     Var("k8s_allow_disruptive", False,
         "Allow day-2 changes that break live pod traffic (pod/service CIDR, node prefix, backend, VNI/port) "
         "or remove pool addresses held by Services."),

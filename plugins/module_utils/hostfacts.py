@@ -182,6 +182,16 @@ def parse_port_range(text: str) -> list:
 
 # ---------------------------------------------------------------- kernel features
 
+def cgroup_version(unified_root: bool, mounts: object) -> str:
+    """``v2`` when /sys/fs/cgroup is the unified hierarchy (it has cgroup.controllers), ``v1`` when cgroup v1
+    controllers are mounted (a hybrid host counts as v1, as kubelet sees it), else ``unknown``."""
+    if unified_root:
+        return "v2"
+    lines = mounts.splitlines() if isinstance(mounts, str) else []
+    return "v1" if any(len(parts) > 2 and parts[2] == "cgroup" for parts in (line.split() for line in lines)) \
+        else "unknown"
+
+
 def config_value(config_text: object, symbol: str) -> object:
     """``y``, ``m`` or None for CONFIG_<symbol> in a kernel config text."""
     if not config_text:

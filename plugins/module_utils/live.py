@@ -182,11 +182,33 @@ class _Checker:
         self.summary.append(note + " (ConfigMap kube-system/kube-proxy)")
         metallb = self.plan["metallb"]
         l2 = metallb["enabled"] and any(p["mode"] == "l2" for p in metallb.get("pools") or [])
+        if mode == "nftables":
+            self.local_policy_in_nftables_mode()
         if mode == "ipvs" and not strict_arp and l2 and not metallb["manage_kube_proxy"]:
             self.problems.error("metallb_manage_kube_proxy", False, "kube-proxy runs in IPVS mode with strictARP "
                                 "off, so every node would answer ARP for MetalLB's L2 addresses",
                                 "set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy (key config.conf) "
                                 "and restart the kube-proxy DaemonSet, or set metallb_manage_kube_proxy: true")
+
+    def local_policy_in_nftables_mode(self) -> None:
+        """kube-proxy's nftables mode short-circuits a LoadBalancer address only for externalTrafficPolicy
+        Cluster: with Local, a pod of the cluster sending to the address of a Service is dropped on every node
+        without an endpoint (traffic from outside is not affected). Warn per Service, naming it."""
+        ingress = self.plan["ingress"]
+        local = []
+        if (ingress["enabled"] and ingress["exposure"] == "loadbalancer"
+                and ingress["external_traffic_policy"] == "Local"):
+            local.append(("ingress_external_traffic_policy", "the ingress controller's Service"))
+        for i, entry in enumerate(self.plan.get("exposed_services") or []):
+            if entry.get("type") == "loadbalancer" and entry.get("external_traffic_policy") == "Local":
+                local.append((f"k8s_exposed_services[{i}].external_traffic_policy",
+                              f"Service {entry.get('namespace')}/{entry.get('name')}"))
+        for variable, who in local:
+            self.problems.warning(variable, "Local", f"kube-proxy runs in nftables mode: pods of this cluster cannot "
+                                  f"reach the LoadBalancer address of {who} from nodes that run none of its endpoints "
+                                  "(clients outside the cluster are not affected)",
+                                  "use Cluster where pods must reach it by that address, or have them use its "
+                                  "ClusterIP or DNS name")
 
     def announcers(self, nodes: dict[str, dict]) -> None:
         metallb = self.plan["metallb"]

@@ -138,10 +138,12 @@ facts:
       type: str
       sample: ""
     kernel:
-      description: C(release) and C(features) (name -> C(builtin), C(module), C(loaded) or C(absent)).
+      description:
+        - C(release), C(features) (name -> C(builtin), C(module), C(loaded) or C(absent)) and C(cgroup)
+          (C(v2) unified hierarchy, C(v1) v1 controllers mounted, hybrid included, or C(unknown)).
       type: dict
       sample: {release: 6.1.0-18-amd64, features: {br_netfilter: builtin, vxlan: loaded, overlay: module,
-               wireguard: absent}}
+               wireguard: absent}, cgroup: v2}
     firewall:
       description: C(kind) (C(firewalld), C(ufw), C(nftables), C(iptables) or C(none)) and a short C(detail).
       type: dict
@@ -287,7 +289,9 @@ class Gatherer:
             # modules.dep is the largest file here (hundreds of KB): read only when it can decide something.
             available = hostfacts.module_names(read_text(f"/lib/modules/{release}/modules.dep"))
         features = {f: hostfacts.feature_state(f, loaded[f], builtin, config, available) for f in features}
-        return {"release": release, "features": features}
+        cgroup = hostfacts.cgroup_version(read_text("/sys/fs/cgroup/cgroup.controllers") is not None,
+                                          read_text("/proc/mounts"))
+        return {"release": release, "features": features, "cgroup": cgroup}
 
     def firewalld_active(self):
         if not self.module.get_bin_path("firewalld"):

@@ -20,6 +20,23 @@ def required_features(s: dict) -> dict[str, str]:
     return needed
 
 
+# From this minor on kubelet refuses to start on a cgroup v1 host unless its configuration says
+# failCgroupV1: false (and kubeadm's preflight stops too); cgroup v1 support is on its way out.
+CGROUP_V1_REFUSED_FROM = (1, 35)
+
+
+def check_cgroups(ctx: Context, facts: dict) -> None:
+    """Hosts on cgroup v1 with a Kubernetes minor whose kubelet refuses them: one warning naming them."""
+    v1 = sorted(host for host, f in facts.items() if (f.get("kernel") or {}).get("cgroup") == "v1")
+    minor = tuple(int(x) for x in str(ctx.s["k8s_version"]).split(".")[:2] if x.isdigit())
+    if v1 and minor >= CGROUP_V1_REFUSED_FROM:
+        ctx.problems.warning("hosts", names(v1), f"run cgroup v1: kubelet {ctx.s['k8s_version']} refuses to start "
+                             "there unless its configuration sets failCgroupV1: false (kubeadm's preflight then "
+                             "needs SystemVerification ignored), and a later release drops cgroup v1 altogether",
+                             "boot these hosts with the unified hierarchy (systemd.unified_cgroup_hierarchy=1, the "
+                             "default of current distributions), or set failCgroupV1: false in KubeletConfiguration")
+
+
 def check_kernels(ctx: Context, facts: dict) -> dict[str, list[str]]:
     """Absent features are errors; loadable ones are returned per host for node preparation to load."""
     to_load: dict[str, list[str]] = {}
@@ -33,6 +50,7 @@ def check_kernels(ctx: Context, facts: dict) -> dict[str, list[str]]:
                 absent.setdefault((feature, why), []).append(host)
             elif state == "module":
                 to_load.setdefault(host, []).append(feature)
+    check_cgroups(ctx, facts)
     for (feature, why), hosts in sorted(absent.items()):
         variable = "flannel_backend" if "flannel_backend" in why else "hosts"
         fix = ("use flannel_backend vxlan (or host-gw on one L2 segment), or a kernel with WireGuard"

@@ -6,7 +6,9 @@ from .. import contract
 from ..problems import Problems, names
 from . import Context
 
-SUPPORTED_K8S_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
+# The minors upstream still supports on the project's date (the three newest; 1.34 reached its end of
+# life on 2026-10-27): objects are validated against the OpenAPI schema of the one given.
+SUPPORTED_K8S_VERSIONS = ("1.35", "1.36", "1.37")
 # Variables with a closed set of values (the others are checked by the checker of their concern).
 CHOICES = {"k8s_apply": ("api", "render"), "metallb_bgp_implementation": ("native", "frr-k8s"),
            "k8s_probe_scope": ("changes", "all")}

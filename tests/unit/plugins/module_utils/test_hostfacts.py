@@ -303,3 +303,12 @@ def test_kernel_parameters_are_read_from_proc_and_a_missing_one_is_none():
     values = read_runtime(["net.ipv4.ip_forward", "net.k8snet.no_such_parameter"])
     assert values["net.ipv4.ip_forward"] in ("0", "1")
     assert values["net.k8snet.no_such_parameter"] is None
+
+
+def test_cgroup_version_as_kubelet_sees_it():
+    v1_mounts = "cgroup /sys/fs/cgroup/memory cgroup rw,nosuid 0 0\nproc /proc proc rw 0 0\n"
+    hybrid = v1_mounts + "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n"
+    assert hostfacts.cgroup_version(True, "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n") == "v2"
+    assert hostfacts.cgroup_version(False, v1_mounts) == "v1"
+    assert hostfacts.cgroup_version(False, hybrid) == "v1"          # hybrid: kubelet counts it as v1
+    assert hostfacts.cgroup_version(False, None) == "unknown"

@@ -163,3 +163,19 @@ def test_the_single_stack_mask_flag_is_read_for_an_ipv6_only_cluster():
     found = [e for e in errors(plan, cluster(nodes=nodes, control_plane_pods=pods)) if "prefix" in e]
     assert found == ["k8s_node_pod_prefix_ipv6 = 64: kube-controller-manager gives each Node a /80 "
                      "(--node-cidr-mask-size). Fix: set k8s_node_pod_prefix_ipv6: 80"]
+
+
+def test_local_traffic_policy_with_kube_proxy_in_nftables_mode_is_a_warning_naming_each_service():
+    nft = cluster(kube_proxy=kube_proxy("mode: nftables\n"))
+    exposed = [{"name": "dns", "namespace": "kube-system", "type": "loadbalancer", "external_traffic_policy": "Local"},
+               {"name": "web", "namespace": "apps", "type": "loadbalancer", "external_traffic_policy": "Cluster"}]
+    summary, problems = live.check(make_plan(exposed_services=exposed), nft, KUBECONFIG)
+    assert not problems.errors and summary[-1] == "kube-proxy: nftables mode (ConfigMap kube-system/kube-proxy)"
+    warned = {w.variable: w for w in problems.warnings}
+    assert set(warned) == {"ingress_external_traffic_policy", "k8s_exposed_services[0].external_traffic_policy"}
+    assert "pods of this cluster cannot reach the LoadBalancer address of Service kube-system/dns" in \
+        warned["k8s_exposed_services[0].external_traffic_policy"].why
+    # the negative control: the same plan against kube-proxy in iptables mode warns about none of them
+    _, quiet = live.check(make_plan(exposed_services=exposed), cluster(kube_proxy=kube_proxy("mode: iptables\n")),
+                          KUBECONFIG)
+    assert not quiet.warnings

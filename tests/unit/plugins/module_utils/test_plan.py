@@ -524,3 +524,16 @@ def test_network_plan_run_fails_naming_the_variable_or_returns_the_plan_and_its_
     assert not kept.get("failed") and kept["plan"] is None and kept["errors"]
     good = network_plan.run({"inputs": lab_inputs(), "fail_on_error": True})
     assert good["plan"]["probes"]["policy"] == "changes" and good["summary"]
+
+
+def test_hosts_on_cgroup_v1_are_named_in_a_warning_before_kubelet_refuses_them():
+    inputs = lab_inputs()
+    for host, cgroup in zip(("node1", "node2", "node3"), ("v1", "v2", "v1"), strict=True):
+        inputs["hosts"][host]["facts"]["kernel"]["cgroup"] = cgroup
+    warnings = [w for w in plan_of(inputs)["warnings"] if w.startswith("hosts = ")]
+    assert len(warnings) == 1 and warnings[0].startswith("hosts = node1, node3: run cgroup v1: kubelet 1.37 refuses"), \
+        warnings
+    # the negative control: every host on the unified hierarchy (or facts that do not say) warns nothing
+    for host in inputs["hosts"].values():
+        host["facts"]["kernel"]["cgroup"] = "v2"
+    assert not [w for w in plan_of(inputs)["warnings"] if "cgroup" in w]

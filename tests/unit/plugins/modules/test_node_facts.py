@@ -182,7 +182,17 @@ def test_kernel_with_loadable_modules(host):
     host.release = release
     facts = run_module({"kernel_features": ["br_netfilter", "vxlan", "ip_vs", "sctp"]})["facts"]
     assert facts["kernel"] == {"release": release, "features": {"br_netfilter": "module", "vxlan": "loaded",
-                                                                "ip_vs": "module", "sctp": "absent"}}
+                                                                "ip_vs": "module", "sctp": "absent"},
+                               "cgroup": "unknown"}                       # neither hierarchy in the fake files
+
+
+@pytest.mark.parametrize(("files", "version"), [
+    ({"/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n"}, "v2"),
+    ({"/proc/mounts": "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n"}, "v1"),
+])
+def test_the_cgroup_hierarchy_is_reported(host, files, version):
+    host.files = files
+    assert run_module({})["facts"]["kernel"]["cgroup"] == version
 
 
 def test_without_ip_the_task_fails_clearly(host):
