@@ -74,7 +74,10 @@ def load_file(path: str) -> list[dict]:
 
 
 def load_directory(directory: str) -> list[dict]:
-    """The objects of every ``*.yaml`` file below ``directory`` (a render directory), in path order."""
+    """The objects of every ``*.yaml`` file below ``directory`` (a render directory), in path order;
+    ManifestError naming the directory when it is not there, or the file that holds no Kubernetes object."""
+    if not os.path.isdir(directory):
+        raise ManifestError(f"{directory} is not a directory (nothing rendered yet?)")
     return [obj for path in sorted(glob.glob(os.path.join(directory, "**", "*.yaml"), recursive=True))
             for obj in load_file(path) if isinstance(obj, dict) and obj.get("kind")]
 

@@ -48,7 +48,7 @@ def wanted_rules(chains: list[dict], openings: list[dict], forward_cidrs: list[s
         if chain["hook"] == "input":
             for o in openings:
                 proto, port = o["protocol"], _port_expr(str(o["port"]))
-                comment = f"{TAG} {proto} {port} ({o.get('why', 'k8snet')})"
+                comment = f"{TAG} {proto} {port} ({o.get('why') or 'k8snet'})"
                 rules.append({**where, "comment": comment, "expr": f"{proto} dport {port} accept"})
         else:
             for cidr in forward_cidrs:

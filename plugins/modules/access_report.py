@@ -63,11 +63,10 @@ host_network:
   elements: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils.access import report
-from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_directory
+from ansible_collections.onprem.k8snet.plugins.module_utils.kube import ManifestError, load_directory
 
 
 def main():
@@ -80,9 +79,10 @@ def main():
     objects = list(module.params["objects"])
     directory = module.params["directory"]
     if directory:
-        if not os.path.isdir(directory):
-            module.fail_json(msg=f"{directory} is not a directory (nothing rendered yet?)")
-        objects += load_directory(directory)
+        try:
+            objects += load_directory(directory)
+        except ManifestError as exc:                 # not there, or a file that is not a Kubernetes object
+            module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **report(objects, module.params["nodes"]))
 
 

@@ -97,7 +97,7 @@ import os
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import picture
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.kube import load_directory
+from ansible_collections.onprem.k8snet.plugins.module_utils.kube import ManifestError, load_directory
 from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_file
 from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_file
 
@@ -111,9 +111,10 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
     """The module's result for these (validated) parameters; ``failed`` set when the render directory is missing."""
     objects, directory, dest = list(params["objects"]), params["directory"], params["dest"]
     if directory:
-        if not os.path.isdir(directory):
-            return {"failed": True, "msg": f"{directory} is not a directory (nothing rendered yet?)"}
-        objects += load_directory(directory)
+        try:
+            objects += load_directory(directory)
+        except ManifestError as exc:                 # not there, or a file that is not a Kubernetes object
+            return {"failed": True, "msg": str(exc)}
     model = picture.build(params["plan"], objects)
     flowchart = picture.mermaid(model)
     result = {"changed": False, "dest": dest, "drawn": False, "dot": "", "mermaid": flowchart}

@@ -18,10 +18,23 @@ description:
     file (C(/etc/nftables.d/k8snet.nft)) referenced from the end of the main nftables configuration.
 options:
   openings:
-    description: Ports to accept on the input hook, as C({protocol, port, why}); C(port) may be a range C(a-b).
+    description: Ports to accept on the input hook.
     type: list
     elements: dict
     default: []
+    suboptions:
+      protocol:
+        description: The transport protocol.
+        type: str
+        required: true
+        choices: [tcp, udp]
+      port:
+        description: A port number or a range C(a-b).
+        type: raw
+        required: true
+      why:
+        description: What needs the port (written into the rule's comment; C(k8snet) when not given).
+        type: str
   forward_cidrs:
     description: Networks to accept on the forward hook in both directions (the pod networks).
     type: list
@@ -106,6 +119,10 @@ def main():
         },
         supports_check_mode=True,
     )
+    for i, opening in enumerate(module.params["openings"]):
+        if opening.get("protocol") not in ("tcp", "udp") or opening.get("port") in (None, ""):
+            module.fail_json(msg=f"openings[{i}] = {opening}: needs protocol (tcp or udp) and port (a number or "
+                                 "a range a-b)")
     nft = module.get_bin_path("nft", required=True)
     rc, out, err = module.run_command([nft, "-j", "list", "ruleset"])
     if rc != 0:

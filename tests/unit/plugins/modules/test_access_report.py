@@ -78,3 +78,9 @@ def test_the_argument_spec_refuses_bad_input_naming_it(args, named):
 
 def test_every_result_carries_what_return_documents(rendered):
     assert set(yaml.safe_load(access_report.RETURN)) <= set(report(directory=str(rendered)))
+
+
+def test_a_file_in_the_directory_that_is_no_kubernetes_object_fails_naming_it(rendered):
+    (rendered / "notes.yaml").write_text("- just\n- a list\n")                 # once a traceback
+    result = report(directory=str(rendered))
+    assert result["failed"] is True and "notes.yaml: document 0 is not a Kubernetes object" in result["msg"]

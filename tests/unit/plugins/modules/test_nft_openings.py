@@ -154,6 +154,9 @@ def test_nft_that_cannot_list_the_ruleset_or_is_missing_fails_clearly(host):
     ({"state": "gone"}, "state"),
     ({"forward_cidrs": {"a": 1}}, "forward_cidrs"),
     ({"openings": ["udp/8472"]}, "openings"),
+    ({"openings": [{"port": 8472}]}, "protocol"),                        # once a KeyError, now named
+    ({"openings": [{"protocol": "udp"}]}, "port"),
+    ({"openings": [{"protocol": "icmp", "port": 1}]}, "protocol"),
     ({"bogus": 1}, "bogus"),
 ])
 def test_the_argument_spec_refuses_bad_input_naming_it_before_any_command(host, args, named):
