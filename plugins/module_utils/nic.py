@@ -634,10 +634,12 @@ def _select(nodes: dict, settings: dict) -> tuple:
 
 
 def _skipped(node: Node, chosen: str, ctx: Context) -> dict:
-    """Every other interface but loopback, with why it is not the chosen one in one word: its skip word,
-    NAT (its address is on other nodes too), or spare (a candidate the choice did not need)."""
+    """Every other NIC, with why it is not the chosen one in one word: its skip word, NAT (its address is on
+    other nodes too), or spare (a candidate the choice did not need). Loopback and container plumbing (pod
+    veths, cni0, flannel.1, docker0) are no NICs: they come and go with the pods, and listing them would
+    change the plan's picture with every pod started."""
     return {i.name: i.skip_word or ("NAT" if _nat_note(i, ctx, node.inventory_ip) else "spare")
-            for i in node.ifaces if i.name != chosen and i.skip_word != "loopback"}
+            for i in node.ifaces if i.name != chosen and i.skip_word not in ("loopback", "container")}
 
 
 def summarize(choices: dict, per_node: bool = False) -> dict:
