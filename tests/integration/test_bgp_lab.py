@@ -36,6 +36,10 @@ NAME = "kubernetes.default.svc.cluster.local"
 DNS_LB = {"name": "coredns-bgp", "namespace": "kube-system", "type": "loadbalancer", "target": "kube-dns",
           "lb_ip": "172.16.10.5", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}
 HOLD_TIME = 9
+# The lab inventory's own pool and peer (inventory/lab-bgp), for the runs that pass them with changes.
+POOLS = [{"name": "lab-bgp", "addresses": ["172.16.10.0/28"], "mode": "bgp"}]
+PEER = {"name": "lab-router", "address": router.ROUTER_IP, "asn": router.ROUTER_ASN, "my_asn": router.SPEAKER_ASN,
+        "hold_time": HOLD_TIME}
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +159,8 @@ def test_a_wrong_asn_is_reported_by_verify_with_the_session_state(bgp_lab, run_p
 def test_an_unreachable_peer_is_reported_by_verify_with_the_speakers_error(bgp_lab, run_playbook):
     lab = bgp_lab
     nowhere = {"name": "nowhere", "address": "192.168.56.99", "asn": 64501, "my_asn": router.SPEAKER_ASN}
-    lab_router = {"name": "lab-router", "address": router.ROUTER_IP, "asn": router.ROUTER_ASN,
-                  "my_asn": router.SPEAKER_ASN, "hold_time": HOLD_TIME}
     try:
-        result = run_playbook("site.yml", lab.inventory, extravars={"metallb_bgp_peers": [lab_router, nowhere]})
+        result = run_playbook("site.yml", lab.inventory, extravars={"metallb_bgp_peers": [PEER, nowhere]})
         assert result.rc != 0                                             # verify stops the run
         evidence = " ".join(traffic_lines(result))
         for node in lab.nodes:                                            # every speaker says why, by itself
@@ -168,11 +170,6 @@ def test_an_unreachable_peer_is_reported_by_verify_with_the_speakers_error(bgp_l
     finally:
         restored = run_playbook("site.yml", lab.inventory, skip_tags="verify")
         assert restored.rc == 0, restored.failed_messages()
-
-
-POOLS = [{"name": "lab-bgp", "addresses": ["172.16.10.0/28"], "mode": "bgp"}]
-PEER = {"name": "lab-router", "address": router.ROUTER_IP, "asn": router.ROUTER_ASN, "my_asn": router.SPEAKER_ASN,
-        "hold_time": HOLD_TIME}
 
 
 def sessions_up_since(lab) -> dict[str, int]:
