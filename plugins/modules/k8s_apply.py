@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Module onprem.k8snet.k8s_apply: one add-on's objects applied to the live cluster, in phases, waited for."""
+"""Module onprem.k8snet.k8s_apply: add-ons' objects applied to the live cluster, in phases, waited for."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ DOCUMENTATION = r"""
 module: k8s_apply
 author: k8snet maintainers
 version_added: 0.2.0
-short_description: Apply one add-on's objects server-side, wait for them, delete what it no longer renders
+short_description: Apply add-ons' objects server-side, wait for them, delete what they no longer render
 description:
-  - api mode's one call per add-on (instead of one C(kubernetes.core.k8s) task per object). Applies the
+  - api mode's one call for every add-on (instead of one C(kubernetes.core.k8s) task per object). Applies the
     objects that M(onprem.k8snet.k8s_manifests) rendered, server-side, in their file order, in two
     phases. Everything but the custom resources first, then it waits until every CustomResourceDefinition
     is Established and every Deployment, DaemonSet and StatefulSet is rolled out (its controller has
@@ -27,19 +27,31 @@ description:
   - An object counts as changed when the apply created it or moved its resourceVersion. In check mode
     every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; objects whose
     CRD or namespace does not exist yet (this run would create it) are reported as to be created.
+  - With O(components), one call does every add-on in order, as a play would with one call per add-on and
+    O(phase=base) then O(phase=finish) (the first phase for every add-on, then the second for every add-on);
+    it stops at the first add-on that fails. A re-run that changes nothing costs one task, not one per add-on.
   - Runs on the controller (in its process, through the action plugin of the same name).
 options:
   component:
-    description: The add-on (C(flannel), C(metallb), C(ingress), ...); names the record and the label to prune by.
+    description:
+      - The add-on (C(flannel), C(metallb), C(ingress), ...); names the record and the label to prune by.
+      - Exactly one of O(component) (with O(objects)) and O(components) (with O(manifests)) is given.
     type: str
-    required: true
   objects:
     description:
-      - The objects in apply order, as M(onprem.k8snet.k8s_manifests) returns them in its C(objects)
-        (C(file) is read; C(custom) marks the custom resources).
+      - The objects of O(component) in apply order, as M(onprem.k8snet.k8s_manifests) returns them in its
+        C(objects) (C(file) is read; C(custom) marks the custom resources).
     type: list
     elements: dict
-    required: true
+  components:
+    description: The add-ons in apply order, each as O(component) would name it.
+    type: list
+    elements: str
+  manifests:
+    description:
+      - What M(onprem.k8snet.k8s_manifests) returned in its C(components) (add-on name to its C(objects));
+        every add-on of O(components) must be there.
+    type: dict
   kubeconfig:
     description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
     type: path
@@ -82,9 +94,9 @@ options:
     description:
       - C(all) does the whole of it. C(base) only the checks, the record of what the run may leave behind and
         the apply of everything but the custom resources, without waiting; C(finish) the rest (the waits, the
-        custom resources, the deletions, the final record). A play calls C(base) for every add-on, then
-        C(finish) for every add-on, so that the add-ons' images are pulled and their pods start together
-        while the first add-on is waited for.
+        custom resources, the deletions, the final record). Calling C(base) for every add-on, then C(finish)
+        for every add-on (what O(components) with C(all) does) lets the add-ons' images be pulled and their
+        pods start together while the first add-on is waited for.
       - In check mode C(base) dry-runs every object (there is nothing to wait for) and C(finish) does nothing.
     type: str
     choices: [all, base, finish]
@@ -106,7 +118,24 @@ requirements:
 """
 
 EXAMPLES = r"""
-- name: Apply MetalLB
+- name: Render every add-on, then apply them all in order (one task)
+  onprem.k8snet.k8s_manifests:
+    components: [flannel, metallb, ingress]
+    plan: "{{ plan }}"
+    dest: /var/cache/k8snet/staging
+  register: manifests
+  delegate_to: localhost
+  run_once: true
+
+- name: Apply them
+  onprem.k8snet.k8s_apply:
+    components: [flannel, metallb, ingress]
+    manifests: "{{ manifests.components }}"
+    kubeconfig: "{{ plan.cluster.kubeconfig }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Apply MetalLB alone
   onprem.k8snet.k8s_apply:
     component: metallb
     objects: "{{ manifests.components.metallb.objects }}"
@@ -151,6 +180,13 @@ checked:
   description: With O(preflight), how many objects were looked at (those the record does not list yet).
   returned: with preflight
   type: int
+results:
+  description:
+    - With O(components), the add-ons done (the one that failed last), in order, each with C(component) and the
+      keys above for that add-on alone (both phases together); the keys above then sum them up.
+  returned: with components
+  type: list
+  elements: dict
 """
 
 import time
@@ -161,8 +197,10 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import ru
 from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, failure, message
 
 ARGUMENT_SPEC = {
-    "component": {"type": "str", "required": True},
-    "objects": {"type": "list", "elements": "dict", "required": True},
+    "component": {"type": "str"},
+    "objects": {"type": "list", "elements": "dict"},
+    "components": {"type": "list", "elements": "str"},
+    "manifests": {"type": "dict"},
     "kubeconfig": {"type": "path"},
     "context": {"type": "str"},
     "wait_timeout": {"type": "int", "default": 300},
@@ -174,7 +212,12 @@ ARGUMENT_SPEC = {
     "phase": {"type": "str", "choices": ["all", "base", "finish"], "default": "all"},
     "preflight": {"type": "bool", "default": False},
 }
+ARGUMENT_RULES = {"required_one_of": [("component", "components")],
+                  "mutually_exclusive": [("component", "components")],
+                  "required_together": [("component", "objects"), ("components", "manifests")]}
 POLL = 1.0
+WAITED_KINDS = ("CustomResourceDefinition", *plan_apply.ROLLOUT_KINDS)
+LISTS = ("created", "updated", "deleted", "kept", "waited")
 
 
 class ApplyError(ClusterError):
@@ -205,11 +248,63 @@ def wait_for(what: str, problem, timeout: float, waited: list) -> None:
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
     """The module's work; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
     del diff
+    if params.get("components") is not None:
+        return run_components(params, check_mode, cluster)
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
         return preflight(params, cluster) if params.get("preflight") else apply_component(params, check_mode, cluster)
     except Exception as e:
         return failure(params["component"], params.get("kubeconfig"), e)
+
+
+def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> dict:
+    """Every add-on of ``components`` in order: preflight each, or the first phase for each, then the second for
+    each (``all``: base, then finish); the first failure stops the call, with what was done so far."""
+    missing = [c for c in params["components"] if c not in params["manifests"]]
+    if missing:
+        return {"failed": True, "changed": False, "msg": f"manifests has no objects for {', '.join(missing)}"}
+    try:
+        cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
+    except Exception as e:
+        return failure("k8s_apply", params.get("kubeconfig"), e)
+    phase = params.get("phase") or "all"
+    passes = ["preflight"] if params.get("preflight") else (["base", "finish"] if phase == "all" else [phase])
+    results = {}
+    for name in passes:
+        for component in params["components"]:
+            one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
+                   "components": None, "phase": name if name != "preflight" else "all",
+                   "preflight": name == "preflight"}
+            outcome = run(one, check_mode, cluster=cluster)
+            results[component] = merged(results.get(component), outcome)
+            if outcome.get("failed"):
+                return {**totals(results), "failed": True, "msg": outcome["msg"]}
+    return totals(results)
+
+
+def merged(earlier: dict | None, outcome: dict) -> dict:
+    """One add-on's results of both phases as one."""
+    if earlier is None:
+        return dict(outcome)
+    both = {**earlier, **{k: v for k, v in outcome.items() if k not in LISTS}}
+    for key in LISTS:
+        both[key] = earlier.get(key, []) + outcome.get(key, [])
+    both["unchanged"] = earlier.get("unchanged", 0) + outcome.get("unchanged", 0)
+    both["changed"] = bool(earlier.get("changed") or outcome.get("changed"))
+    return both
+
+
+def totals(results: dict) -> dict:
+    """The per-add-on results in order (``results``) and their sums."""
+    listed = [{"component": c, **{k: v for k, v in r.items() if k not in ("failed", "msg")}}
+              for c, r in results.items()]
+    out = {key: [x for r in listed for x in r.get(key, [])] for key in LISTS}
+    out["unchanged"] = sum(r.get("unchanged", 0) for r in listed)
+    out["changed"] = any(r.get("changed") for r in listed)
+    if any("checked" in r for r in listed):
+        out["checked"] = sum(r.get("checked", 0) for r in listed)
+    out["results"] = listed
+    return out
 
 
 def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at: list[dict], recorded: list[dict]):
@@ -329,6 +424,10 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
             result["changed"] = bool(result["created"] or result["updated"])
             return result
     if not check_mode:
+        # The first look at every CRD and controller at once (those the apply did not answer for just now).
+        waited_for = [r for r in (plan_apply.ref(obj) for _, obj in base)
+                      if r["kind"] in WAITED_KINDS and plan_apply.ref_key(r) not in answered]
+        answered.update(zip(map(plan_apply.ref_key, waited_for), cluster.each(cluster.get, waited_for), strict=True))
         wait_settled(base, latest, timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:
@@ -383,7 +482,7 @@ def prune(pruned: list, held: dict, component: str, cluster: Cluster, result: di
 
 
 def main() -> None:
-    run_module(run, ARGUMENT_SPEC)
+    run_module(run, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def site_plays() -> list[dict]:
 
 def test_site_yml_names_the_add_on_roles_in_the_registry_order():
     plays = {play["name"]: play for play in site_plays()}
-    fetch = plays["Fetch, build and validate every add-on's objects before any host is changed"]
+    fetch = plays["Compare with the last applied plan, refuse disruptive changes, build every add-on's objects"]
     pinned = [t["ansible.builtin.import_role"]["name"] for t in fetch["tasks"]
               if t.get("ansible.builtin.import_role", {}).get("tasks_from") == "pins.yml"]
     assert pinned == [a.role for a in ADDONS.values() if a.pins]

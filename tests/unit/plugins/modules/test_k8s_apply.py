@@ -456,3 +456,59 @@ def test_check_mode_base_dry_runs_every_object_and_finish_does_nothing(tmp_path)
     assert base["created"] == ["Namespace demo", "IPAddressPool demo/lab"] and cluster.store == empty
     finish = k8s_apply.run(params(tmp_path, [BASE[0], POOL], phase="finish"), check_mode=True, cluster=cluster)
     assert (finish["created"], finish["changed"], cluster.store) == ([], False, empty)
+
+
+INGRESS = [obj("Namespace", "web", namespace=None, component="ingress"),
+           obj("Deployment", "nginx", namespace="web", api="apps/v1", component="ingress", spec={"replicas": 1})]
+
+
+def many(tmp_path, **more):
+    """Two add-ons in one call, as cluster_addon's apply task makes it."""
+    metallb, ingress = tmp_path / "metallb", tmp_path / "ingress"
+    metallb.mkdir(exist_ok=True)
+    ingress.mkdir(exist_ok=True)
+    one = params(tmp_path, [])
+    del one["component"], one["objects"]
+    return {**one, "components": ["metallb", "ingress"], "phase": "all",
+            "manifests": {"metallb": {"objects": items(metallb, [*BASE[:3], POOL])},
+                          "ingress": {"objects": items(ingress, INGRESS)}}, **more}
+
+
+def test_components_apply_every_base_first_then_each_add_on_waited_and_finished_in_order(tmp_path):
+    cluster = FakeCluster()
+    result = k8s_apply.run(many(tmp_path), cluster=cluster)
+    assert not result.get("failed"), result
+    applied = [c.removeprefix("apply ") for c in cluster.calls if "k8snet-applied" not in c]
+    # both add-ons' base objects go out before anything is waited for or any custom resource is applied
+    assert applied == [apply.describe(apply.ref(o)) for o in [*BASE[:3], *INGRESS, POOL]]
+    assert [r["component"] for r in result["results"]] == ["metallb", "ingress"]
+    assert result["results"][0]["created"] == [apply.describe(apply.ref(o)) for o in [*BASE[:3], POOL]]
+    assert result["results"][1]["waited"] == [{"what": "Deployment web/nginx to roll out", "seconds": 0.0}]
+    assert result["created"] == [apply.describe(apply.ref(o)) for o in [*BASE[:3], POOL, *INGRESS]]
+    assert result["changed"] is True
+    cluster.requests.clear()
+    again = k8s_apply.run(many(tmp_path), cluster=cluster)
+    assert cluster.requests == [] and again["changed"] is False and again["unchanged"] == 6
+
+
+def test_components_stop_at_the_first_add_on_that_fails_naming_it(tmp_path):
+    cluster = FakeCluster(fail_on="controller")
+    result = k8s_apply.run(many(tmp_path), cluster=cluster)
+    assert result["failed"] is True and "metallb: applying Deployment demo/controller failed" in result["msg"]
+    assert [r["component"] for r in result["results"]] == ["metallb"]
+    assert not any("web" in c for c in cluster.calls)                     # ingress was not touched
+
+
+def test_components_missing_from_manifests_are_named(tmp_path):
+    args = many(tmp_path, components=["metallb", "gateway"])
+    result = k8s_apply.run(args, cluster=FakeCluster())
+    assert result["failed"] is True and result["msg"] == "manifests has no objects for gateway"
+
+
+def test_components_preflight_checks_every_add_on_and_changes_nothing(tmp_path):
+    cluster = FakeCluster()
+    identities = {"metallb": {"objects": preflight_params([*BASE[:3], POOL])["objects"]},
+                  "ingress": {"objects": preflight_params(INGRESS)["objects"]}}
+    result = k8s_apply.run(many(tmp_path, preflight=True, manifests=identities), cluster=cluster)
+    assert not result.get("failed"), result
+    assert result["checked"] == 6 and result["changed"] is False and cluster.calls == []
