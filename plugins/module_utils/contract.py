@@ -57,6 +57,11 @@ CONTRACT: dict[str, Var] = _vars(
     Var("k8s_version", "1.37",
         "Kubernetes minor version of the cluster (1.35, 1.36 or 1.37: the minors upstream supports); objects are "
         "validated against its OpenAPI schema."),
+    Var("k8s_kube_proxy_mode", None,
+        "kube-proxy's mode: `iptables`, `ipvs` or `nftables`. Flannel programs nftables (`EnableNFTables`) when "
+        "it is `nftables` or when no host has iptables. api mode reads it from ConfigMap kube-system/kube-proxy "
+        "(a value set here must agree); render mode takes it from here.",
+        default_doc="the cluster's (api mode), `iptables` (render mode)"),
     Var("k8s_allow_disruptive", False,
         "Allow day-2 changes that break live pod traffic (pod/service CIDR, node prefix, backend, VNI/port) "
         "or remove pool addresses held by Services."),

@@ -180,6 +180,28 @@ def parse_port_range(text: str) -> list:
     return [int(parts[0]), int(parts[1])]
 
 
+# ---------------------------------------------------------------- packet filter tools
+
+PACKET_FILTER_TOOLS = ("iptables-legacy", "iptables-nft", "nft")
+
+
+def iptables_backend(version_output: object) -> object:
+    """``nft`` or ``legacy`` from ``iptables --version`` (``iptables v1.8.9 (nf_tables)``), None when unknown.
+    iptables before 1.8 names no backend: it is legacy."""
+    if not isinstance(version_output, str) or not version_output.startswith("iptables"):
+        return None
+    if "(nf_tables)" in version_output:
+        return "nft"
+    return "legacy"
+
+
+def packet_filter(present: object, version_output: object) -> dict:
+    """Which packet-filter tools a host has: ``tools`` (of PACKET_FILTER_TOOLS, those on the PATH) and ``iptables``
+    (the backend the plain ``iptables`` command drives: ``nft``, ``legacy``, or None when there is none)."""
+    present = present if isinstance(present, (list, tuple, set)) else []
+    return {"tools": [t for t in PACKET_FILTER_TOOLS if t in present], "iptables": iptables_backend(version_output)}
+
+
 # ---------------------------------------------------------------- kernel features
 
 def cgroup_version(unified_root: bool, mounts: object) -> str:

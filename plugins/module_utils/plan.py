@@ -17,6 +17,7 @@ from .checks.metallb import PoolChecker, check_bgp_peers
 from .checks.networks import NetworkChecker, node_networks
 from .checks.ports import PortChecker
 from .checks.settings import SUPPORTED_K8S_VERSIONS
+from .live import kube_proxy_mode
 from .nic import select_interfaces, summarize
 from .probe import plan_probes
 from .problems import Problems
@@ -73,6 +74,7 @@ def _build(inputs: dict) -> tuple[dict | None, Problems]:
     addons.check_ingress(ctx, pools.spans)
     exposed = addons.check_exposed(ctx, pools.spans, nodeport_range, fixed)
     to_load = hosts.check_kernels(ctx, facts)
+    packet_filter = hosts.check_packet_filter(ctx, facts, live_kube_proxy_mode(inputs.get("kube_proxy")))
     hosts.check_listeners(ctx, facts)
     node_plans = hosts.node_plans(ctx, host_data, addresses=addresses, facts=facts, choices=choices,
                                   nodeport_range=nodeport_range)
@@ -83,13 +85,19 @@ def _build(inputs: dict) -> tuple[dict | None, Problems]:
     plan = _assemble(ctx, inputs, pod=networks.pod, service=networks.service, subnets=subnets,
                      nodeport_range=nodeport_range, fixed=fixed, pools=pools.pools, peers=peers, choices=choices,
                      node_plans=node_plans, iface_summary=summarize(choices, per_node=s["k8s_apply"] == "api"),
-                     exposed=exposed)
+                     exposed=exposed, packet_filter=packet_filter)
     plan["probes"] = plan_probes(node_plans, facts, s, plan["metallb"]["pools"])
     return plan, ctx.problems
 
 
+def live_kube_proxy_mode(configmaps: list | None) -> str | None:
+    """The mode of ConfigMap kube-system/kube-proxy as api mode read it (None: not read, absent or unreadable)."""
+    mode = kube_proxy_mode(configmaps)[0] if configmaps else "unknown"
+    return None if mode == "unknown" else mode
+
+
 def _assemble(ctx, inputs: dict, *, pod, service, subnets, nodeport_range, fixed, pools, peers, choices, node_plans,
-              iface_summary, exposed) -> dict:
+              iface_summary, exposed, packet_filter) -> dict:
     s = ctx.s
     inventory_name = inputs.get("inventory_name") or "default"
     base_dir = inputs.get("base_dir") or "."
@@ -134,12 +142,15 @@ def _assemble(ctx, inputs: dict, *, pod, service, subnets, nodeport_range, fixed
             "pod_subnets": subnets,
             "nodeport_range": {"start": nodeport_range[0], "end": nodeport_range[1]},
             "control_plane": control,
+            "kube_proxy_mode": packet_filter["kube_proxy_mode"],
         },
         "flannel": {
             "backend": s["flannel_backend"], "vni": s["flannel_vni"], "port": s["flannel_port"],
             "mtu": s["flannel_mtu"] if isinstance(s["flannel_mtu"], int) else None,
             "iface_arg": iface_summary.get("iface_arg"),
             "annotate_nodes": iface_summary.get("annotate_nodes", False),
+            "nftables": packet_filter["nftables"],
+            "hosts_without_iptables": packet_filter["without_iptables"],
         },
         "metallb": {
             "enabled": bool(s["metallb_enabled"]),
@@ -190,6 +201,10 @@ def summarize_plan(plan: dict, max_nodes: int = 8) -> list[str]:
     mtu = f"underlay MTU {f['mtu']}" if f["mtu"] else "MTU auto"
     how = f"--iface={f['iface_arg']}" if f["iface_arg"] else "per-node public-ip annotation"
     lines.append(f"flannel {f['backend']} (VNI {f['vni']}, port {f['port']}, {mtu}, {how}) over {pods}")
+    if f["nftables"]:
+        why = f"kube-proxy in {c['kube_proxy_mode']} mode" if c["kube_proxy_mode"] == "nftables" else \
+            "no host has iptables"
+        lines.append(f"flannel programs nftables (EnableNFTables: {why})")
     for n, (host, node) in enumerate(plan["nodes"].items()):
         if n == max_nodes:
             lines.append(f"... and {len(plan['nodes']) - max_nodes} more nodes")

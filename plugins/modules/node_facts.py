@@ -18,7 +18,8 @@ description:
   - Runs C(ip -j -d addr show) (link details and addresses at once), C(ip -j route show default),
     C(ip -j -6 route show default), C(ip -j route get) for O(can_reach), C(ss -H -l -n -p -t -u) when
     O(ports) is not empty, C(nft -j list chains) (and C(iptables -S INPUT) when nftables shows no drop
-    policy) and C(systemctl is-active firewalld) when firewalld is installed; reads C(/proc) and C(/sys).
+    policy), C(iptables --version) when iptables is installed, and C(systemctl is-active firewalld) when firewalld
+    is installed; reads C(/proc) and C(/sys).
   - Changes nothing. A missing tool (no C(ss), no C(nft)) leaves its part empty and says so in RV(notes);
     only a missing C(ip) fails the task, since without interfaces there is nothing to plan.
   - Runs on Python 3.8 and later; needs no Python packages beyond the standard library.
@@ -148,6 +149,13 @@ facts:
       description: C(kind) (C(firewalld), C(ufw), C(nftables), C(iptables) or C(none)) and a short C(detail).
       type: dict
       sample: {kind: nftables, detail: "table inet filter, chain input policy drop"}
+    packet_filter:
+      description:
+        - C(tools), those of C(iptables-legacy), C(iptables-nft) and C(nft) the host has, and C(iptables), the
+          backend its plain C(iptables) command drives (C(nft) or C(legacy)), null when it has no iptables at all
+          (distributions that ship nftables only).
+      type: dict
+      sample: {tools: [iptables-legacy, iptables-nft, nft], iptables: nft}
     listening:
       description:
         - Sockets listening on O(ports) as C({protocol, port, address, process, pid}); C(process) and C(pid)
@@ -312,6 +320,12 @@ class Gatherer:
             iptables = self.output("iptables", ["-S", "INPUT"], "the iptables INPUT policy")
         return hostfacts.detect_firewall(nft_chains=chains, iptables_input=iptables)
 
+    def packet_filter(self):
+        present = [t for t in hostfacts.PACKET_FILTER_TOOLS if self.module.get_bin_path(t)]
+        version = self.output("iptables", ["--version"], "the iptables backend") \
+            if self.module.get_bin_path("iptables") else None
+        return hostfacts.packet_filter(present, version)
+
     def listening(self, ports):
         if not ports:
             return []
@@ -347,6 +361,7 @@ def gather(module):
         "ip_local_reserved_ports": (read_text(f"{SYSCTL}/ip_local_reserved_ports") or "").strip(),
         "kernel": g.kernel(params["kernel_features"]),
         "firewall": g.firewall(),
+        "packet_filter": g.packet_filter(),
         "listening": g.listening(params["ports"]),
         "sysctl": sysctl_state(params["sysctl_file"]),
         "flannel": hostfacts.flannel_overlay(interfaces),

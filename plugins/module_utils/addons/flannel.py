@@ -8,8 +8,10 @@ changed network configuration rolls the DaemonSet (flanneld reads it only at sta
 it); for vxlan ``VNI`` and ``Port`` are always written too, so the rendered file states what runs
 (they equal flannel's defaults unless the inventory changes them); ``Backend.MTU`` only when the
 plan fixes the UNDERLAY MTU (vxlan, wireguard; host-gw has no MTU setting); wireguard gets
-``ListenPort`` 51820 (and ``ListenPortV6`` 51821 with IPv6). Keys flannel reads
-case-insensitively are replaced whatever their case in the upstream file.
+``ListenPort`` 51820 (and ``ListenPortV6`` 51821 with IPv6); ``EnableNFTables`` is always written: true
+when the plan says flannel programs nftables (kube-proxy in nftables mode, or hosts without iptables),
+false (iptables, as upstream ships it) otherwise. Keys flannel reads case-insensitively are replaced
+whatever their case in the upstream file.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def net_conf(plan: dict, shipped: dict) -> dict:
         _drop(conf, "EnableIPv6")
         _drop(conf, "IPv6Network")
     _set(conf, "Backend", backend(plan))
+    _set(conf, "EnableNFTables", bool(plan["flannel"].get("nftables")))
     return conf
 
 

@@ -61,6 +61,38 @@ def check_kernels(ctx: Context, facts: dict) -> dict[str, list[str]]:
     return to_load
 
 
+KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables")
+
+
+def check_packet_filter(ctx: Context, facts: dict, live_mode: str | None) -> dict:
+    """kube-proxy's mode (k8s_kube_proxy_mode, else what the cluster says in api mode, else iptables) and whether
+    flannel programs nftables instead of iptables (EnableNFTables): on with kube-proxy in nftables mode, and on
+    hosts that have no iptables at all; hosts of both kinds under another mode are refused (one setting for all)."""
+    wanted = ctx.s["k8s_kube_proxy_mode"]
+    if wanted is not None and wanted not in KUBE_PROXY_MODES:
+        ctx.problems.error("k8s_kube_proxy_mode", wanted, "is not a kube-proxy mode",
+                           f"use {' or '.join(KUBE_PROXY_MODES)}")
+        return {"kube_proxy_mode": None, "nftables": False, "without_iptables": []}
+    if wanted and live_mode and wanted != live_mode:
+        ctx.problems.error("k8s_kube_proxy_mode", wanted, "is not the mode the cluster's kube-proxy runs in "
+                           f"({live_mode}, ConfigMap kube-system/kube-proxy)",
+                           f"set k8s_kube_proxy_mode: {live_mode}, or leave it unset in api mode (the cluster's "
+                           "mode is read), or change kube-proxy's mode first")
+    mode = wanted or live_mode or "iptables"
+    known = {h: f["packet_filter"] for h, f in facts.items() if isinstance(f.get("packet_filter"), dict)}
+    without = sorted(h for h, p in known.items() if p.get("iptables") is None)
+    with_iptables = sorted(h for h, p in known.items() if p.get("iptables") is not None) + \
+        sorted(h for h in facts if h not in known)                # facts that do not say: as before, iptables
+    if mode != "nftables" and without and with_iptables:
+        ctx.problems.error("hosts", names(without), f"have no iptables while {names(with_iptables)} have it, and "
+                           f"kube-proxy runs in {mode} mode: flannel programs either nftables or iptables on every "
+                           "node (EnableNFTables is one setting)", "install iptables on these hosts (the iptables "
+                           "package, nft backend), or run kube-proxy in nftables mode and set "
+                           "k8s_kube_proxy_mode: nftables")
+    return {"kube_proxy_mode": mode, "nftables": mode == "nftables" or bool(without and not with_iptables),
+            "without_iptables": without}
+
+
 def check_listeners(ctx: Context, facts: dict) -> None:
     """Host-network ingress binds 80/443 on every node: they must be free."""
     if not (ctx.s["ingress_enabled"] and ctx.s["ingress_exposure"] == "hostnetwork"):

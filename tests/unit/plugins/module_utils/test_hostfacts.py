@@ -312,3 +312,21 @@ def test_cgroup_version_as_kubelet_sees_it():
     assert hostfacts.cgroup_version(False, v1_mounts) == "v1"
     assert hostfacts.cgroup_version(False, hybrid) == "v1"          # hybrid: kubelet counts it as v1
     assert hostfacts.cgroup_version(False, None) == "unknown"
+
+
+@pytest.mark.parametrize("output, backend", [
+    ("iptables v1.8.9 (nf_tables)\n", "nft"),
+    ("iptables v1.8.9 (legacy)\n", "legacy"),
+    ("iptables v1.6.1\n", "legacy"),                   # before 1.8 there was only the legacy backend
+    (None, None),                                       # no iptables command at all
+    ("", None),
+])
+def test_iptables_backend_from_its_version_line(output, backend):
+    assert hostfacts.iptables_backend(output) == backend
+
+
+def test_packet_filter_lists_the_tools_in_a_fixed_order_and_the_plain_iptables_backend():
+    assert hostfacts.packet_filter(["nft", "iptables-nft", "iptables-legacy"], "iptables v1.8.9 (nf_tables)") == \
+        {"tools": ["iptables-legacy", "iptables-nft", "nft"], "iptables": "nft"}
+    # a host that ships nftables only
+    assert hostfacts.packet_filter(["nft"], None) == {"tools": ["nft"], "iptables": None}

@@ -537,3 +537,50 @@ def test_hosts_on_cgroup_v1_are_named_in_a_warning_before_kubelet_refuses_them()
     for host in inputs["hosts"].values():
         host["facts"]["kernel"]["cgroup"] = "v2"
     assert not [w for w in plan_of(inputs)["warnings"] if "cgroup" in w]
+
+
+def kube_proxy(mode):
+    """ConfigMap kube-system/kube-proxy as api mode reads it (kubeadm writes mode: "" for iptables)."""
+    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+             "data": {"config.conf": f"apiVersion: kubeproxy.config.k8s.io/v1alpha1\nmode: \"{mode}\"\n"}}]
+
+
+def without_iptables(inputs, *hosts):
+    for host in hosts:
+        inputs["hosts"][host]["facts"]["packet_filter"] = {"tools": ["nft"], "iptables": None}
+    for host in set(inputs["hosts"]) - set(hosts):
+        inputs["hosts"][host]["facts"]["packet_filter"] = {"tools": ["iptables-nft", "nft"], "iptables": "nft"}
+    return inputs
+
+
+def test_flannel_programs_nftables_with_kube_proxy_in_nftables_mode_or_on_hosts_without_iptables():
+    # the default: kube-proxy's Linux default, iptables everywhere
+    plan = plan_of(without_iptables(lab_inputs()))
+    assert (plan["cluster"]["kube_proxy_mode"], plan["flannel"]["nftables"]) == ("iptables", False)
+    assert not [line for line in summarize_plan(plan) if "EnableNFTables" in line]
+    # render mode: the variable says; api mode: the cluster's ConfigMap says (an input of the plan)
+    plan = plan_of(without_iptables(lab_inputs(k8s_kube_proxy_mode="nftables")))
+    assert plan["flannel"]["nftables"] is True
+    assert "flannel programs nftables (EnableNFTables: kube-proxy in nftables mode)" in summarize_plan(plan)
+    plan = plan_of({**without_iptables(lab_inputs()), "kube_proxy": kube_proxy("nftables")})
+    assert (plan["cluster"]["kube_proxy_mode"], plan["flannel"]["nftables"]) == ("nftables", True)
+    # no host has iptables at all
+    plan = plan_of(without_iptables(lab_inputs(), "node1", "node2", "node3"))
+    assert plan["flannel"]["nftables"] is True
+    assert plan["flannel"]["hosts_without_iptables"] == ["node1", "node2", "node3"]
+    assert "flannel programs nftables (EnableNFTables: no host has iptables)" in summarize_plan(plan)
+
+
+def test_hosts_with_and_without_iptables_are_refused_naming_both_unless_kube_proxy_uses_nftables():
+    error = one_error(without_iptables(lab_inputs(), "node3"), "hosts")
+    assert error.value == "node3" and "while node1, node2 have it" in str(error)
+    assert "k8s_kube_proxy_mode: nftables" in str(error)
+    # the same hosts with kube-proxy in nftables mode: one setting fits all
+    assert plan_of(without_iptables(lab_inputs(k8s_kube_proxy_mode="nftables"), "node3"))["flannel"]["nftables"]
+
+
+def test_a_kube_proxy_mode_the_cluster_contradicts_or_does_not_know_is_refused_naming_the_variable():
+    error = one_error({**lab_inputs(k8s_kube_proxy_mode="nftables"), "kube_proxy": kube_proxy("")},
+                      "k8s_kube_proxy_mode")
+    assert "is not the mode the cluster's kube-proxy runs in (iptables" in str(error)
+    assert "not a kube-proxy mode" in str(one_error(lab_inputs(k8s_kube_proxy_mode="ebpf"), "k8s_kube_proxy_mode"))

@@ -24,7 +24,8 @@ NETNS = FIXTURES / "facts_raw_netns"
 LAB_CONFIG = gzip.decompress((FIXTURES / "facts_raw_kernel_lab/config.gz").read_bytes()).decode()
 LAB_SYS_MODULE = set((FIXTURES / "facts_raw_kernel_lab/sys_module.txt").read_text().split())
 FACT_KEYS = {"hostname", "interfaces", "default_routes", "can_reach", "ip_local_port_range",
-             "ip_local_reserved_ports", "kernel", "firewall", "listening", "sysctl", "flannel", "checksums"}
+             "ip_local_reserved_ports", "kernel", "firewall", "packet_filter", "listening", "sysctl", "flannel",
+             "checksums"}
 
 
 class ExitJson(Exception):
@@ -58,6 +59,7 @@ class Host(Commands):
             ("ss", "-H", "-l", "-n", "-p", "-t", "-u"): (0, (NETNS / "ss.txt").read_text(), ""),
             ("nft", "-j", "list", "chains"): (0, (NETNS / "nft_chains.json").read_text(), ""),
             ("iptables", "-S", "INPUT"): (0, "-P INPUT ACCEPT\n", ""),
+            ("iptables", "--version"): (0, "iptables v1.8.9 (nf_tables)\n", ""),
             ("systemctl", "is-active", "firewalld"): (0, "active\n", ""),
         })
         self.files = {
@@ -154,6 +156,14 @@ def test_missing_tools_degrade_with_notes(host):
     assert result["facts"]["listening"] == []
     assert result["facts"]["firewall"]["kind"] == "none"
     assert any(note.startswith("ss not found") for note in result["notes"])
+
+
+def test_packet_filter_tools_and_the_iptables_backend_are_reported(host):
+    assert run_module({})["facts"]["packet_filter"] == {"tools": ["nft"], "iptables": "nft"}
+    host.tools -= {"iptables"}                                   # a distribution that ships nftables only
+    host.calls.clear()
+    assert run_module({})["facts"]["packet_filter"] == {"tools": ["nft"], "iptables": None}
+    assert ("iptables", "--version") not in host.calls
 
 
 def test_failing_nft_is_a_note_and_iptables_decides(host):

@@ -56,6 +56,12 @@ def test_default_net_conf_writes_network_and_vxlan_parameters_but_no_mtu():
     assert list(conf) == ["Network", "EnableNFTables", "Backend"]  # upstream key order kept
 
 
+def test_enable_nftables_follows_the_plan():
+    conf = net_conf(built(flannel={"nftables": True}))
+    assert conf["EnableNFTables"] is True
+    assert list(conf) == ["Network", "EnableNFTables", "Backend"]
+
+
 def test_mtu_is_the_underlay_mtu_and_only_written_when_set():
     assert net_conf(built(flannel={"mtu": 9000}))["Backend"]["MTU"] == 9000
     assert "MTU" not in net_conf(built(flannel={"backend": "host-gw", "mtu": 9000}))["Backend"]
@@ -79,8 +85,10 @@ def test_ipv6_only_disables_ipv4():
 
 
 def test_keys_are_replaced_whatever_their_case():
-    conf = flannel.net_conf(make_plan(), {"network": "1.0.0.0/8", "backend": {"type": "udp"}, "Extra": 1})
-    assert conf == {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1, "Port": 8472}, "Extra": 1}
+    conf = flannel.net_conf(make_plan(), {"network": "1.0.0.0/8", "backend": {"type": "udp"}, "Extra": 1,
+                                          "enableNFTables": True})
+    assert conf == {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1, "Port": 8472}, "Extra": 1,
+                    "EnableNFTables": False}
 
 
 def test_iface_arg_present_iff_planned_and_healthz_kept():
