@@ -77,6 +77,8 @@ class Lab:
     state: dict = field(repr=False)
     cluster: bool = False                          # a kubeadm cluster (tools/lab.py create --cluster)
     router: bool = False                           # with the BGP router and the remote client (--router)
+    kube_proxy_mode: str = "iptables"              # --kube-proxy-mode
+    without_iptables: bool = False                 # --without-iptables
 
     @classmethod
     def current(cls) -> Lab | None:
@@ -87,7 +89,9 @@ class Lab:
         return cls(layout=state["layout"], nodes=list(state["nodes"]),
                    addresses={n: c["address"] for n, c in state["nodes"].items()},
                    inventory=Path(state["inventory"]), key=Path(state["key"]), state=state,
-                   cluster=bool(state.get("cluster")), router=bool(state.get("router")))
+                   cluster=bool(state.get("cluster")), router=bool(state.get("router")),
+                   kube_proxy_mode=(state.get("cluster") or {}).get("kube_proxy_mode") or "iptables",
+                   without_iptables=bool((state.get("cluster") or {}).get("without_iptables")))
 
     def healthy(self) -> bool:
         return all(s["up"] and s["ssh"] for s in self.state["status"].values())
@@ -164,13 +168,17 @@ class LabManager:
         self.ours = False
 
     def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False,
-            router: bool = False) -> Lab:
+            router: bool = False, kube_proxy_mode: str = "iptables", without_iptables: bool = False) -> Lab:
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
-                and current.cluster == cluster and current.router == router and (self.ours or self.keep)):
+                and current.cluster == cluster and current.router == router
+                and current.kube_proxy_mode == kube_proxy_mode and current.without_iptables == without_iptables
+                and (self.ours or self.keep)):
             return current
+        shape = [*(["--router"] if router else []), *(["--without-iptables"] if without_iptables else []),
+                 *(["--kube-proxy-mode", kube_proxy_mode] if kube_proxy_mode != "iptables" else [])]
         lab_tool("create", "--layout", layout, "--nodes", str(nodes), *(["--cluster"] if cluster else []),
-                 *(["--router"] if router else []), timeout=CLUSTER_CREATE_TIMEOUT if cluster else 600)
+                 *shape, timeout=CLUSTER_CREATE_TIMEOUT if cluster else 600)
         self.ours = True
         lab = Lab.current()
         assert lab is not None, "tools/lab.py create succeeded but status finds no lab"

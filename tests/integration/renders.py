@@ -88,7 +88,7 @@ def applied(result: PlaybookResult) -> dict[str, str]:
     """add-on -> what api mode said it changed in the cluster ("flannel: 6 created, ..."), for each one changed."""
     said = (e["event_data"]["res"] for e in result.events if e.get("event") == "runner_item_on_ok"
             and e["event_data"].get("task") == "Say what changed in the cluster")
-    return {res["item"]["cluster_addon_component"]: " ".join(str(res["msg"]).split()) for res in said}
+    return {res["item"]["component"]: " ".join(str(res["msg"]).split()) for res in said}
 
 
 def plan_lines(result: PlaybookResult) -> list[str]:

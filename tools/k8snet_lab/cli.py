@@ -35,10 +35,13 @@ def cmd_create(args) -> int:
         raise LabError("--router peers with MetalLB's speakers: it needs --cluster")
     if args.joined is not None and not (kubernetes and 1 <= args.joined <= args.nodes):
         raise LabError(f"--joined takes 1..{args.nodes} with --cluster, not {args.joined}")
+    if (args.kube_proxy_mode != "iptables" or args.without_iptables) and not kubernetes:
+        raise LabError("--kube-proxy-mode and --without-iptables shape a cluster: they need --cluster")
     with command_lock():
         try:
             result = create(args.layout, args.nodes, args.client_ip or [], args.timeout, kubernetes,
-                            joined=args.joined, with_router=args.router)
+                            joined=args.joined, with_router=args.router, kube_proxy_mode=args.kube_proxy_mode,
+                            without_iptables=args.without_iptables)
         except BaseException as e:
             clean_up_failed_create(e)
             if isinstance(e, LabError | KeyboardInterrupt):
@@ -220,6 +223,11 @@ def parser() -> argparse.ArgumentParser:
                    help=f"Kubernetes minor (default: ${pins.KUBERNETES_ENV} or {pins.DEFAULT_KUBERNETES})")
     c.add_argument("--joined", type=int, metavar="N",
                    help="with --cluster: kubeadm join only the first N nodes; the others wait for `join NODE`")
+    c.add_argument("--kube-proxy-mode", choices=("iptables", "nftables"), default="iptables",
+                   help="with --cluster: kube-proxy's mode (kubeadm's KubeProxyConfiguration; default iptables)")
+    c.add_argument("--without-iptables", action="store_true",
+                   help="with --cluster: purge the iptables package on every node before kubeadm runs, as on a "
+                        "distribution that ships nftables only (the pods' images keep their own)")
     c.add_argument("--router", action="store_true",
                    help="with --cluster: a BGP router (FRR) on the lab bridge and a remote client behind it; "
                         "the inventory becomes inventory/lab-bgp's (MetalLB in BGP mode)")

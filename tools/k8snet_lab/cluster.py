@@ -213,7 +213,8 @@ def node_registration(node: str, address: str) -> str:
 """
 
 
-def kubeadm_init_config(pins: Pins, node: str, address: str, token: str, net: dict[str, str]) -> str:
+def kubeadm_init_config(pins: Pins, node: str, address: str, token: str, net: dict[str, str],
+                        kube_proxy_mode: str = "iptables") -> str:
     return f"""apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
@@ -250,6 +251,7 @@ resolvConf: /etc/kubernetes/resolv.conf
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
+mode: {kube_proxy_mode}
 # nf_conntrack_max is not settable from a node's network namespace
 conntrack:
   maxPerCore: 0
@@ -276,19 +278,32 @@ def in_node(node: str, script: str, timeout: float = 600, check: bool = True):
     return run(*argv, timeout=timeout, check=check)
 
 
-def bring_up(pins: Pins, state: dict, joined: int | None = None) -> dict:
+def purge_iptables(node: str) -> None:
+    """A node as a distribution that ships nftables only leaves it: no iptables package, no iptables command."""
+    out = in_node(node, "dpkg --purge --force-depends iptables >/var/log/k8snet-purge-iptables.log 2>&1 "
+                  "&& ! command -v iptables && ! command -v ip6tables", check=False)
+    if out.returncode != 0:
+        raise LabError(f"purging iptables on {node} failed:\n{out.stdout}{out.stderr}")
+
+
+def _has_iptables(node: str) -> bool:
+    return in_node(node, "command -v iptables", check=False).returncode == 0
+
+
+def bring_up(pins: Pins, state: dict, joined: int | None = None, kube_proxy_mode: str = "iptables") -> dict:
     """kubeadm init on the first node, kubeadm join on the others (only up to `joined` nodes in all:
-    the rest boot and wait for `join_node`, as a node an operator adds on day 2). Returns timings."""
+    the rest boot and wait for `join_node`, as a node an operator adds on day 2), kube-proxy in
+    `kube_proxy_mode`. Returns timings."""
     nodes = list(state["nodes"])
     first = nodes[0]
     address = state["nodes"][first]["address"]
     net = network_settings()
     token = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
     write_file(node_root(first) / "etc/kubernetes/kubeadm-init.yaml",
-               kubeadm_init_config(pins, first, address, token, net))
+               kubeadm_init_config(pins, first, address, token, net, kube_proxy_mode))
     started = time.monotonic()
     log(f"kubeadm init on {first} (Kubernetes {pins.kubernetes}, pods {net['k8s_pod_cidr']}, "
-        f"services {net['k8s_service_cidr']}, NodePorts {net['k8s_nodeport_range']})")
+        f"services {net['k8s_service_cidr']}, NodePorts {net['k8s_nodeport_range']}, kube-proxy {kube_proxy_mode})")
     init = in_node(first, "kubeadm init --config /etc/kubernetes/kubeadm-init.yaml --skip-token-print "
                    "> /var/log/kubeadm-init.log 2>&1 || { tail -40 /var/log/kubeadm-init.log; exit 1; }",
                    check=False)
@@ -309,7 +324,8 @@ def bring_up(pins: Pins, state: dict, joined: int | None = None) -> dict:
     timings["registered"] = time.monotonic() - started
     with locked_state() as st:
         st["cluster"] = {"kubernetes": pins.kubernetes, "kubeconfig": str(KUBECONFIG), "network": net,
-                         "timings": timings, "join": join}
+                         "timings": timings, "join": join, "kube_proxy_mode": kube_proxy_mode,
+                         "without_iptables": not _has_iptables(first)}
     return timings
 
 

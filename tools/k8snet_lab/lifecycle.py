@@ -61,9 +61,11 @@ LAB_NETNS = (NS_VOID, NS_CLIENT, registry.NS_REGISTRY, router.NS_ROUTER, router.
 # ---------------------------------------------------------------- create / destroy
 
 def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT_TIMEOUT,
-           kubernetes: str | None = None, *, joined: int | None = None, with_router: bool = False) -> dict:
-    """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster; `with_router`
-    adds the BGP router and the remote client behind it (router.py), and the nodes' route to that client."""
+           kubernetes: str | None = None, *, joined: int | None = None, with_router: bool = False,
+           kube_proxy_mode: str = "iptables", without_iptables: bool = False) -> dict:
+    """Boot a lab; with `kubernetes` (a minor of pins.KUBERNETES) it becomes a kubeadm cluster, its kube-proxy in
+    `kube_proxy_mode`, on nodes without the iptables package when `without_iptables`; `with_router` adds the BGP
+    router and the remote client behind it (router.py), and the nodes' route to that client."""
     plan = lab_plan(layout, count)
     if with_router:
         for cfg in plan["nodes"].values():
@@ -120,7 +122,10 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
     result = {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time,
               "images": image_statuses}
     if cluster_pins:
-        result["cluster"] = cluster.bring_up(cluster_pins, read_state(), joined)
+        if without_iptables:
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                list(pool.map(cluster.purge_iptables, plan["nodes"]))
+        result["cluster"] = cluster.bring_up(cluster_pins, read_state(), joined, kube_proxy_mode)
         result["boot_seconds"] = time.monotonic() - started
     return result
 
