@@ -13,7 +13,9 @@ description:
     differ from the plan, another CNI or an older flannel, kube-proxy in IPVS mode without strictARP when
     MetalLB may not fix it, L2 pools no node may announce, and fixed ingress NodePorts another Service holds.
   - Each problem names the variable, its value, what the cluster says and the fix.
-  - Returns C({summary, errors}); C(summary) says which Node each host is and kube-proxy's mode.
+  - Returns C({summary, warnings, errors}); C(summary) says which Node each host is and kube-proxy's mode, and
+    ends with the warnings (C(warning: ...) lines: traps the cluster sets, such as externalTrafficPolicy Local
+    with kube-proxy in nftables mode), which C(warnings) also lists alone.
 options:
   _input:
     description: The network plan.
@@ -39,7 +41,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C({summary, errors}), both lists of lines.
+  description: C({summary, warnings, errors}), lists of lines.
   type: dict
 """
 
@@ -48,7 +50,9 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.live import check
 
 def live_check(plan, live, kubeconfig):
     summary, problems = check(plan, live, kubeconfig)
-    return {"summary": summary, "errors": [str(p) for p in problems.errors]}
+    warnings = [str(p) for p in problems.warnings]
+    return {"summary": summary + [f"warning: {w}" for w in warnings], "warnings": warnings,
+            "errors": [str(p) for p in problems.errors]}
 
 
 class FilterModule:

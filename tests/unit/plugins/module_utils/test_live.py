@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ansible_collections.onprem.k8snet.plugins.filter.live_check import FilterModule as LiveCheck
 from ansible_collections.onprem.k8snet.plugins.module_utils import live
 
 from tests.unit.planfixtures import make_plan, pool
@@ -179,3 +180,6 @@ def test_local_traffic_policy_with_kube_proxy_in_nftables_mode_is_a_warning_nami
     _, quiet = live.check(make_plan(exposed_services=exposed), cluster(kube_proxy=kube_proxy("mode: iptables\n")),
                           KUBECONFIG)
     assert not quiet.warnings
+    # what the validation phase shows: the filter's summary ends with them, and lists them apart
+    shown = LiveCheck().filters()["live_check"](make_plan(exposed_services=exposed), nft, KUBECONFIG)
+    assert len(shown["warnings"]) == 2 and shown["summary"][-2:] == [f"warning: {w}" for w in shown["warnings"]]
