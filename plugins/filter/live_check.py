@@ -14,8 +14,8 @@ description:
     MetalLB may not fix it, L2 pools no node may announce, and fixed ingress NodePorts another Service holds.
   - Each problem names the variable, its value, what the cluster says and the fix.
   - Returns C({summary, warnings, errors}); C(summary) says which Node each host is and kube-proxy's mode, and
-    ends with the warnings (C(warning: ...) lines: traps the cluster sets, such as externalTrafficPolicy Local
-    with kube-proxy in nftables mode), which C(warnings) also lists alone.
+    ends with the warnings, one line each starting with C(warning), for traps the cluster sets (such as
+    externalTrafficPolicy Local with kube-proxy in nftables mode); C(warnings) also lists them alone.
 options:
   _input:
     description: The network plan.

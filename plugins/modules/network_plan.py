@@ -24,7 +24,7 @@ options:
       - What the P(onprem.k8snet.plan_inputs#filter) filter collects, C({hosts, unknown_variables}),
         optionally with C(inventory_name), C(base_dir) (where a relative C(k8s_render_dir) starts) and
         C(fetched_kubeconfig) (api mode, used when C(k8s_kubeconfig) is unset) and C(kube_proxy) (api mode,
-        ConfigMap C(kube-system/kube-proxy) as read from the cluster, a list of at most one object: its mode
+        ConfigMap C(kube-system/kube-proxy) as read from the cluster, a list of at most one object; its mode
         decides flannel's C(EnableNFTables) when C(k8s_kube_proxy_mode) is unset, and must agree with it when set).
     type: dict
     required: true

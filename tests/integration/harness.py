@@ -168,7 +168,7 @@ class LabManager:
         self.ours = False
 
     def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False,
-            router: bool = False, kube_proxy_mode: str = "iptables", without_iptables: bool = False) -> Lab:
+            router: bool = False, *, kube_proxy_mode: str = "iptables", without_iptables: bool = False) -> Lab:
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
                 and current.cluster == cluster and current.router == router

@@ -213,7 +213,7 @@ def node_registration(node: str, address: str) -> str:
 """
 
 
-def kubeadm_init_config(pins: Pins, node: str, address: str, token: str, net: dict[str, str],
+def kubeadm_init_config(pins: Pins, node: str, address: str, token: str, net: dict[str, str], *,
                         kube_proxy_mode: str = "iptables") -> str:
     return f"""apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -300,7 +300,7 @@ def bring_up(pins: Pins, state: dict, joined: int | None = None, kube_proxy_mode
     net = network_settings()
     token = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
     write_file(node_root(first) / "etc/kubernetes/kubeadm-init.yaml",
-               kubeadm_init_config(pins, first, address, token, net, kube_proxy_mode))
+               kubeadm_init_config(pins, first, address, token, net, kube_proxy_mode=kube_proxy_mode))
     started = time.monotonic()
     log(f"kubeadm init on {first} (Kubernetes {pins.kubernetes}, pods {net['k8s_pod_cidr']}, "
         f"services {net['k8s_service_cidr']}, NodePorts {net['k8s_nodeport_range']}, kube-proxy {kube_proxy_mode})")
