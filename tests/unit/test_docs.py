@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -44,3 +45,15 @@ def test_the_contract_page_names_every_contract_variable():
 
     page = (ROOT / "docs" / "CONTRACT.md").read_text()
     assert [name for name in CONTRACT if f"`{name}`" not in page] == []
+
+
+def test_the_readme_shows_the_lab_network_as_make_demo_drew_it():
+    """The picture the quick start shows exists and is the lab's: every node, the pool and the chosen NIC."""
+    readme = (ROOT / "README.md").read_text()
+    picture = ROOT / "docs" / "images" / "network-lab.svg"
+    assert f"]({picture.relative_to(ROOT)})" in readme
+    svg = html.unescape(picture.read_text())
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for name in ("node1", "node2", "node3", "lab-l2", "eth1 192.168.56.11/24", "192.168.56.240"):
+        assert name in svg, name
+    assert "```mermaid" in readme
