@@ -75,6 +75,7 @@ def _build(inputs: dict) -> tuple[dict | None, Problems]:
     exposed = addons.check_exposed(ctx, pools.spans, nodeport_range, fixed)
     to_load = hosts.check_kernels(ctx, facts)
     packet_filter = hosts.check_packet_filter(ctx, facts, live_kube_proxy_mode(inputs.get("kube_proxy")))
+    addons.check_hostports_without_iptables(ctx, packet_filter["without_iptables"])
     hosts.check_listeners(ctx, facts)
     node_plans = hosts.node_plans(ctx, host_data, addresses=addresses, facts=facts, choices=choices,
                                   nodeport_range=nodeport_range)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import contract
 from ..addr import AddrError, Span, address_span, parse_address
+from ..problems import names
 from ..services import check_exposed_services
 from . import Context, is_int
 
@@ -25,6 +26,21 @@ def check_flannel(ctx: Context) -> None:
         problems.error("flannel_mtu", mtu, "is neither auto nor an MTU 1280..9000",
                        "use auto (the NIC's MTU) or the underlay MTU, e.g. 1500 or 9000")
     # flannel_iface_regex and flannel_iface_can_reach are checked (once, grouped) by NIC selection.
+
+
+def check_hostports_without_iptables(ctx: Context, without_iptables: list[str]) -> None:
+    """The F5 controller's DaemonSet keeps upstream's hostPorts 80 and 443 (but with hostnetwork exposure, where
+    the pods are on the host network): containerd hands them to the CNI portmap plugin, which drives iptables
+    unless it is CNI plugins 1.5 or later with its nftables backend. A warning when hosts have no iptables."""
+    s = ctx.s
+    if not (without_iptables and s["ingress_enabled"] and s["ingress_controller"] == "nginx"
+            and s["ingress_kind"] == "daemonset" and s["ingress_exposure"] != "hostnetwork"):
+        return
+    ctx.problems.warning("ingress_kind", "daemonset", "keeps the controller's hostPorts 80 and 443, which containerd "
+                         f"hands to the CNI portmap plugin, and {names(without_iptables)} have no iptables: portmap "
+                         "before CNI plugins 1.5, or without its nftables backend, fails there and the controller's "
+                         "pods do not start", "use ingress_kind: deployment, or ingress_exposure: hostnetwork, or "
+                         "CNI plugins 1.5 or later with \"backend\": \"nftables\" in portmap's CNI configuration")
 
 
 def check_ingress(ctx: Context, pool_spans: list[tuple[Span, str]]) -> None:

@@ -584,3 +584,14 @@ def test_a_kube_proxy_mode_the_cluster_contradicts_or_does_not_know_is_refused_n
                       "k8s_kube_proxy_mode")
     assert "is not the mode the cluster's kube-proxy runs in (iptables" in str(error)
     assert "not a kube-proxy mode" in str(one_error(lab_inputs(k8s_kube_proxy_mode="ebpf"), "k8s_kube_proxy_mode"))
+
+
+def test_the_f5_daemonset_with_hostports_on_hosts_without_iptables_is_a_warning_naming_them():
+    inputs = without_iptables(lab_inputs(ingress_kind="daemonset"), "node1", "node2", "node3")
+    warned = [w for w in plan_of(inputs)["warnings"] if w.startswith("ingress_kind = daemonset")]
+    assert len(warned) == 1 and "node1, node2, node3 have no iptables" in warned[0], warned
+    # the negative controls: the same hosts with a Deployment, or on the host network, warn nothing
+    for quiet in ({"ingress_kind": "deployment"}, {"ingress_exposure": "hostnetwork"}):
+        plan = plan_of(without_iptables(lab_inputs(**{"ingress_kind": "daemonset", **quiet}), "node1", "node2",
+                                        "node3"))
+        assert not [w for w in plan["warnings"] if "portmap" in w], quiet
