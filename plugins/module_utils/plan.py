@@ -93,7 +93,7 @@ def _build(inputs: dict) -> tuple[dict | None, Problems]:
 
 def live_kube_proxy_mode(configmaps: list | None) -> str | None:
     """The mode of ConfigMap kube-system/kube-proxy as api mode read it (None: not read, absent or unreadable)."""
-    mode = kube_proxy_mode(configmaps)[0] if configmaps else "unknown"
+    mode = kube_proxy_mode(configmaps or [])[0]
     return None if mode == "unknown" else mode
 
 

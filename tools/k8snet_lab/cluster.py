@@ -286,15 +286,15 @@ def purge_iptables(node: str) -> None:
         raise LabError(f"purging iptables on {node} failed:\n{out.stdout}{out.stderr}")
 
 
-def _has_iptables(node: str) -> bool:
-    return in_node(node, "command -v iptables", check=False).returncode == 0
-
-
-def bring_up(pins: Pins, state: dict, joined: int | None = None, kube_proxy_mode: str = "iptables") -> dict:
+def bring_up(pins: Pins, state: dict, joined: int | None = None, kube_proxy_mode: str = "iptables",
+             without_iptables: bool = False) -> dict:
     """kubeadm init on the first node, kubeadm join on the others (only up to `joined` nodes in all:
     the rest boot and wait for `join_node`, as a node an operator adds on day 2), kube-proxy in
-    `kube_proxy_mode`. Returns timings."""
+    `kube_proxy_mode`; with `without_iptables` every node's iptables package is purged first. Returns timings."""
     nodes = list(state["nodes"])
+    if without_iptables:
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            list(pool.map(purge_iptables, nodes))
     first = nodes[0]
     address = state["nodes"][first]["address"]
     net = network_settings()
@@ -325,7 +325,7 @@ def bring_up(pins: Pins, state: dict, joined: int | None = None, kube_proxy_mode
     with locked_state() as st:
         st["cluster"] = {"kubernetes": pins.kubernetes, "kubeconfig": str(KUBECONFIG), "network": net,
                          "timings": timings, "join": join, "kube_proxy_mode": kube_proxy_mode,
-                         "without_iptables": not _has_iptables(first)}
+                         "without_iptables": without_iptables}
     return timings
 
 

@@ -122,10 +122,7 @@ def create(layout: str, count: int, client_ips: list[str], timeout: float = BOOT
     result = {"statuses": statuses, "boot_seconds": time.monotonic() - started, "build_seconds": build_time,
               "images": image_statuses}
     if cluster_pins:
-        if without_iptables:
-            with ThreadPoolExecutor(max_workers=count) as pool:
-                list(pool.map(cluster.purge_iptables, plan["nodes"]))
-        result["cluster"] = cluster.bring_up(cluster_pins, read_state(), joined, kube_proxy_mode)
+        result["cluster"] = cluster.bring_up(cluster_pins, read_state(), joined, kube_proxy_mode, without_iptables)
         result["boot_seconds"] = time.monotonic() - started
     return result
 
