@@ -54,9 +54,11 @@ CONTRACT: dict[str, Var] = _vars(
         "Kubeconfig on the controller for `api` mode. Unset: `/etc/kubernetes/admin.conf` of the first "
         "`kube_control_plane` host (kubeadm's), copied to `~/.cache/k8snet/<inventory>/admin.conf`.",
         default_doc="fetched from the first control-plane node"),
-    Var("k8s_version", "1.37",
+    Var("k8s_version", None,
         "Kubernetes minor version of the cluster (1.35, 1.36 or 1.37: the minors upstream supports); objects are "
-        "validated against its OpenAPI schema."),
+        "validated against its OpenAPI schema. api mode reads the API server's version (a value set here must "
+        "agree); render mode takes it from here.",
+        default_doc="the cluster's (api mode), `1.37` (render mode)"),
     Var("k8s_kube_proxy_mode", None,
         "kube-proxy's mode: `iptables`, `ipvs` or `nftables`. Flannel programs nftables (`EnableNFTables`) when "
         "it is `nftables` or when no host has iptables. api mode reads it from ConfigMap kube-system/kube-proxy "

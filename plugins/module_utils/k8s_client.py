@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 try:
+    from kubernetes import client as k8s_api
     from kubernetes import config, dynamic
     from kubernetes.dynamic import exceptions
 except ImportError:  # reported by the module (missing_required_lib), not at import
@@ -73,6 +74,10 @@ class Cluster:
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
             futures = [pool.submit(work, item) for item in items]
         return [f.result() for f in futures]
+
+    def server_version(self) -> str:
+        """The API server's own version (its /version, asked now: the discovery cache may keep another's)."""
+        return k8s_api.VersionApi(self.client.client).get_code().git_version
 
     def resource(self, api_version: str, kind: str):
         with self._discovery:

@@ -48,6 +48,7 @@ def _build(inputs: dict) -> tuple[dict | None, Problems]:
     settings.check_unknown_variables(ctx, inputs.get("unknown_variables") or {})
     addresses = settings.check_inventory(ctx, host_data)
     settings.check_choices(ctx)
+    settings.check_kube_version(ctx, inputs.get("server_version"))
     networks = NetworkChecker(ctx)
     networks.check_families()
     facts = settings.check_facts(ctx, host_data)
@@ -193,7 +194,8 @@ def summarize_plan(plan: dict, max_nodes: int = 8) -> list[str]:
     c, f, m, i = plan["cluster"], plan["flannel"], plan["metallb"], plan["ingress"]
     pods = ", ".join(v for v in c["pod_cidr"].values() if v)
     services = ", ".join(v for v in c["service_cidr"].values() if v)
-    lines = [f"inventory {c['inventory_name']}: {len(plan['nodes'])} nodes, apply mode {c['apply']}"
+    lines = [f"inventory {c['inventory_name']}: {len(plan['nodes'])} nodes, Kubernetes {c['kube_version']}, "
+             f"apply mode {c['apply']}"
              + (f" -> {c['render_dir']}" if c["apply"] == "render" else "")]
     for fam, sub in c["pod_subnets"].items():
         lines.append(f"pods {c['pod_cidr'][fam]}: /{c['node_pod_prefix'][fam]} per node, {sub['capacity']} "

@@ -41,6 +41,12 @@ options:
     type: list
     elements: str
     default: []
+  server_version:
+    description:
+      - Also ask the API server for its version (its C(/version)), returned as RV(server_version).
+      - One request more; the network plan reads it once, with kube-proxy's configuration.
+    type: bool
+    default: false
   kubeconfig:
     description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
     type: path
@@ -71,6 +77,14 @@ EXAMPLES = r"""
     namespace: kube-flannel
     label_selectors: [app=flannel]
     field_selectors: [spec.nodeName=node1]
+
+- name: Read kube-proxy's configuration and the API server's version
+  onprem.k8snet.k8s_read:
+    kind: ConfigMap
+    namespace: kube-system
+    name: kube-proxy
+    server_version: true
+  register: kube_proxy
 """
 
 RETURN = r"""
@@ -79,6 +93,11 @@ resources:
   returned: always
   type: list
   elements: dict
+server_version:
+  description: The API server's gitVersion.
+  returned: when O(server_version) is true
+  type: str
+  sample: v1.37.2
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
@@ -91,6 +110,7 @@ ARGUMENT_SPEC = {
     "name": {"type": "str"},
     "label_selectors": {"type": "list", "elements": "str", "default": []},
     "field_selectors": {"type": "list", "elements": "str", "default": []},
+    "server_version": {"type": "bool", "default": False},
     "kubeconfig": {"type": "path"},
     "context": {"type": "str"},
 }
@@ -107,9 +127,10 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
         found = cluster.find(params["api_version"], params["kind"], namespace=params.get("namespace"),
                              name=params.get("name"), label_selectors=params["label_selectors"],
                              field_selectors=params["field_selectors"])
+        version = {"server_version": cluster.server_version()} if params.get("server_version") else {}
     except Exception as e:
         return failure(f"reading {what}", params.get("kubeconfig"), e)
-    return {"changed": False, "resources": found}
+    return {"changed": False, "resources": found, **version}
 
 
 def main() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from .. import contract
+from .. import contract, kube
 from ..problems import Problems, names
 from . import Context
 
 # The minors upstream still supports on the project's date (the three newest; 1.34 reached its end of
 # life on 2026-10-27): objects are validated against the OpenAPI schema of the one given.
 SUPPORTED_K8S_VERSIONS = ("1.35", "1.36", "1.37")
+# render mode without k8s_version (api mode takes the cluster's): the newest.
+DEFAULT_K8S_VERSION = SUPPORTED_K8S_VERSIONS[-1]
 # Variables with a closed set of values (the others are checked by the checker of their concern).
 CHOICES = {"k8s_apply": ("api", "render"), "metallb_bgp_implementation": ("native", "frr-k8s"),
            "k8s_probe_scope": ("changes", "all")}
@@ -79,9 +81,29 @@ def check_choices(ctx: Context) -> None:
     for var, choices in CHOICES.items():
         if ctx.s[var] not in choices:
             ctx.problems.error(var, ctx.s[var], "is not a known value", f"use {' or '.join(choices)}")
-    if str(ctx.s["k8s_version"]) not in SUPPORTED_K8S_VERSIONS:
-        ctx.problems.error("k8s_version", ctx.s["k8s_version"], "is not a supported Kubernetes version",
+
+
+def check_kube_version(ctx: Context, server_version: str | None) -> None:
+    """k8s_version resolved in place: as set, else the API server's minor (api mode reads it), else the newest
+    supported. A set value the cluster contradicts, and a minor outside the supported ones, are refused: objects
+    are validated against the schema of that minor."""
+    wanted = ctx.s["k8s_version"]
+    wanted = None if wanted is None else str(wanted)
+    try:
+        live = kube.major_minor(server_version) if server_version else None
+    except kube.SchemaUnavailable:
+        live = None
+    if wanted and live and wanted != live:
+        ctx.problems.error("k8s_version", wanted, f"is not the cluster's minor (its API server is {server_version})",
+                           f"set k8s_version: {live}, or leave it unset in api mode (the cluster's minor is read)")
+    elif live and not wanted and live not in SUPPORTED_K8S_VERSIONS:
+        ctx.problems.error("k8s_version", f"(unset, the cluster's {live})", f"the cluster's API server is "
+                           f"{server_version}, not a minor this project supports",
+                           f"upgrade the cluster to one of {', '.join(SUPPORTED_K8S_VERSIONS)} first")
+    elif wanted and wanted not in SUPPORTED_K8S_VERSIONS:
+        ctx.problems.error("k8s_version", wanted, "is not a supported Kubernetes version",
                            f"use one of {', '.join(SUPPORTED_K8S_VERSIONS)}")
+    ctx.s["k8s_version"] = wanted or live or DEFAULT_K8S_VERSION
 
 
 def check_inventory(ctx: Context, hosts: dict) -> dict[str, str | None]:

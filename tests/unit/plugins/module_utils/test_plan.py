@@ -595,3 +595,21 @@ def test_the_f5_daemonset_with_hostports_on_hosts_without_iptables_is_a_warning_
         plan = plan_of(without_iptables(lab_inputs(**{"ingress_kind": "daemonset", **quiet}), "node1", "node2",
                                         "node3"))
         assert not [w for w in plan["warnings"] if "portmap" in w], quiet
+
+
+def test_k8s_version_is_the_clusters_minor_in_api_mode_and_a_contradiction_is_refused_naming_it():
+    # render mode, nothing set: the newest supported minor; set: that one
+    assert plan_of(lab_inputs())["cluster"]["kube_version"] == "1.37"
+    assert plan_of(lab_inputs(k8s_version=1.36))["cluster"]["kube_version"] == "1.36"
+    # api mode reads the API server's version (an input of the plan): it decides when the variable is unset
+    plan = plan_of({**lab_inputs(), "server_version": "v1.35.4"})
+    assert plan["cluster"]["kube_version"] == "1.35"
+    assert "3 nodes, Kubernetes 1.35, apply mode" in summarize_plan(plan)[0]
+    assert plan_of({**lab_inputs(k8s_version="1.35"), "server_version": "v1.35.4"})["cluster"]["kube_version"] == "1.35"
+    # a value the cluster contradicts, a cluster of an unsupported minor, an unsupported value: refused
+    error = one_error({**lab_inputs(k8s_version="1.37"), "server_version": "v1.35.4"}, "k8s_version")
+    assert "is not the cluster's minor (its API server is v1.35.4)" in str(error)
+    assert "set k8s_version: 1.35, or leave it unset" in str(error)
+    error = one_error({**lab_inputs(), "server_version": "v1.33.9"}, "k8s_version")
+    assert "the cluster's API server is v1.33.9, not a minor this project supports" in str(error)
+    assert "not a supported Kubernetes version" in str(one_error(lab_inputs(k8s_version="1.31"), "k8s_version"))

@@ -99,3 +99,13 @@ def test_a_cluster_that_does_not_answer_fails_naming_the_query_and_the_kubeconfi
                              "not answer as expected: [Errno 111] Connection refused")
     missing = read(None, kind="Service", kubeconfig=str(tmp_path / "absent.conf"))
     assert missing["failed"] is True and missing["msg"] == f"k8s_kubeconfig {tmp_path / 'absent.conf'} does not exist"
+
+
+def test_the_server_version_only_when_asked(cluster, monkeypatch):
+    asked = []
+    monkeypatch.setattr(cluster, "server_version", lambda: asked.append(1) or "v1.35.4", raising=False)
+    plain = read(cluster, kind="ConfigMap", namespace="kube-system", name="kube-proxy")
+    assert "server_version" not in plain and not asked
+    with_version = read(cluster, kind="ConfigMap", namespace="kube-system", name="kube-proxy", server_version=True)
+    assert with_version["server_version"] == "v1.35.4" and asked == [1]
+    assert [r["metadata"]["name"] for r in with_version["resources"]] == ["kube-proxy"]
