@@ -186,15 +186,17 @@ def cmd_rootfs(_args) -> int:
 
 
 def cmd_build(args) -> int:
-    """Build (or find cached) every binary a cluster lab of this minor needs, the node image and the image base."""
+    """Build (or find cached) every binary a cluster lab of this minor (or of every minor: `all`) needs, the
+    node image and the image base."""
     require_root()
-    started = time.monotonic()
-    cluster_pins = pins.pins(args.kubernetes)
-    dirs = gobuild.ensure_all(cluster_pins)
-    ensure_rootfs()
-    images.base_layer()
-    log(f"Kubernetes {cluster_pins.kubernetes}: {len(dirs)} builds ready in {time.monotonic() - started:.0f} s "
-        f"(cache: {gobuild.BIN_DIR}); images are built into the lab registry by create --cluster")
+    for minor in sorted(pins.KUBERNETES, reverse=True) if args.kubernetes == "all" else [args.kubernetes]:
+        started = time.monotonic()
+        cluster_pins = pins.pins(minor)
+        dirs = gobuild.ensure_all(cluster_pins)
+        ensure_rootfs()
+        images.base_layer()
+        log(f"Kubernetes {cluster_pins.kubernetes}: {len(dirs)} builds ready in {time.monotonic() - started:.0f} s "
+            f"(cache: {gobuild.BIN_DIR}); images are built into the lab registry by create --cluster")
     return 0
 
 
@@ -265,7 +267,9 @@ def parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_inventory)
     sub.add_parser("rootfs", help="build or verify the cached node image").set_defaults(func=cmd_rootfs)
     b = sub.add_parser("build", help="build what a cluster lab needs from its pinned Go modules (cached)")
-    b.add_argument("--kubernetes", metavar="MINOR", choices=sorted(pins.KUBERNETES))
+    b.add_argument("--kubernetes", metavar="MINOR", choices=[*sorted(pins.KUBERNETES), "all"],
+                   help=f"Kubernetes minor, or all of the test matrix (default: ${pins.KUBERNETES_ENV} or "
+                        f"{pins.DEFAULT_KUBERNETES})")
     b.set_defaults(func=cmd_build)
     sup = sub.add_parser("_supervise")                      # internal: runs one node (started by create)
     sup.add_argument("node")

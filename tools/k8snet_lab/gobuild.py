@@ -114,6 +114,13 @@ def package(build: GoBuild, pkg: str) -> str:
     return f"{build.module}/{pkg}" if pkg else build.module
 
 
+def exec_name(import_path: str) -> str:
+    """The file name `go build -o DIR/` gives a main package: its last path element, the one before a major
+    version suffix (go.etcd.io/etcd/server/v3 -> server), as the go command names it."""
+    parent, _, last = import_path.rpartition("/")
+    return parent.rpartition("/")[2] if re.fullmatch(r"v[0-9]+", last) and parent else last
+
+
 def module_info(module: str, version: str) -> dict:
     """`go mod download -json` of one module (into the module cache): its Dir, GoMod, ..."""
     out = run("go", "mod", "download", "-json", f"{module}@{version}", check=False, timeout=900, env=go_env())
@@ -149,12 +156,14 @@ def ensure(build: GoBuild) -> Path:
         (work / "tools.go").write_text(wrapper_source(build))
         # Not `go mod tidy`: it resolves every platform's imports (flannel's Windows-only backends
         # need modules the proxy does not serve). -mod=mod resolves what linux/amd64 builds need.
-        for binary, pkg in build.binaries.items():
-            t0 = time.monotonic()
-            ldflags = " ".join(("-s", "-w", *build.ldflags, *(['-extldflags "-static"'] if build.cgo else [])))
-            go_run(["go", "build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary),
-                    package(build, pkg)], work, build_log, f"{binary}", cgo=build.cgo)
-            log(f"  built {binary} in {time.monotonic() - t0:.0f} s")
+        # One `go build` for every binary of the module: its packages compile once, in parallel with the links.
+        ldflags = " ".join(("-s", "-w", *build.ldflags, *(['-extldflags "-static"'] if build.cgo else [])))
+        packages = {binary: package(build, pkg) for binary, pkg in build.binaries.items()}
+        go_run(["go", "build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", f"{out}/", *packages.values()],
+               work, build_log, ", ".join(packages), cgo=build.cgo)
+        for binary, pkg in packages.items():
+            if exec_name(pkg) != binary:
+                os.rename(out / exec_name(pkg), out / binary)
         (out / ".done").write_text(json.dumps(build.spec(), indent=1) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         os.rename(out, final)

@@ -63,6 +63,18 @@ def test_etcd_siblings_are_pinned_at_etcds_own_release():
     assert "\tgo.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.6.6" in gomod
 
 
+def test_the_file_names_one_go_build_gives_every_pinned_binary_are_known():
+    assert gobuild.exec_name("k8s.io/kubernetes/cmd/kubeadm") == "kubeadm"
+    assert gobuild.exec_name("go.etcd.io/etcd/server/v3") == "server"            # a major version suffix
+    assert gobuild.exec_name("github.com/distribution/distribution/v3/cmd/registry") == "registry"
+    assert gobuild.exec_name("github.com/flannel-io/flannel") == "flannel"
+    # the binaries of one build land under distinct names (they are renamed to the pinned ones afterwards)
+    for minor in pins.KUBERNETES:
+        for build in pins.pins(minor).builds.values():
+            names = [gobuild.exec_name(gobuild.package(build, pkg)) for pkg in build.binaries.values()]
+            assert len(set(names)) == len(names), build.name
+
+
 def test_a_stub_replaces_the_unserved_module_with_the_projects_directory():
     build = pins.pins("1.37").builds["flannel"]
     gomod = gobuild.wrapper_gomod(build, "")
