@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.integration.harness import SYSCTL_FILE, lab_tool, wait_until
+from tests.integration.renders import task_results
 from tests.integration.test_api_services_lab import README_EXAMPLE
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
@@ -150,7 +151,30 @@ def test_a_nodeport_number_another_service_holds_on_the_other_protocol(day0, run
         lab.kubectl("-n", "default", "delete", "service", "syslog")
 
 
+def server_minor(lab) -> tuple[str, str]:
+    """(gitVersion, minor) of the lab cluster's API server, as kubectl reads it."""
+    git_version = lab.kube_json("version")["serverVersion"]["gitVersion"]
+    return git_version, ".".join(git_version.lstrip("v").split(".")[:2])
+
+
+def test_a_k8s_version_the_api_server_contradicts(day0, run_playbook, tmp_path):
+    git_version, minor = server_minor(day0)
+    other = "1.36" if minor != "1.36" else "1.37"
+    result = run_playbook("site.yml", day0.inventory,
+                          extravars={"k8s_render_dir": str(tmp_path / "staging"), "k8s_version": other})
+    assert result.rc != 0, "site.yml passed"
+    said = result.failed_messages()
+    assert f"k8s_version = {other}: is not the cluster's minor (its API server is {git_version})" in said, said
+    assert f"set k8s_version: {minor}, or leave it unset" in said, said
+    assert result.changed_hosts() == []
+    assert day0.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0
+
+
 def test_the_same_cluster_put_back_passes_the_validation(day0, run_playbook, tmp_path):
     result = run_playbook("playbooks/validate.yml", day0.inventory,
                           extravars={"k8s_render_dir": str(tmp_path / "staging")})
     assert result.rc == 0, result.failed_messages()
+    # k8s_version is unset in the inventory: the plan took the API server's minor
+    _, minor = server_minor(day0)
+    shown = next(iter(task_results(result, "Show the plan").values()))["msg"]
+    assert f"3 nodes, Kubernetes {minor}, apply mode api" in shown[0], shown
