@@ -59,7 +59,7 @@ unit: venv
 	$(BIN)/pytest -q -n 2 tests/unit
 
 # Everything a cluster lab is made of, from pinned Go modules (cached under /var/cache/k8snet-lab;
-# a cold machine takes about 15 min, a warm one seconds). The go command must be there.
+# a cold machine takes 15-27 min per Kubernetes minor, a warm one seconds). The go command must be there.
 # lab-build makes the default minor (make demo's); lab-build-matrix every minor of the test matrix
 # (tools/k8snet_lab/pins.py: the molecule `cluster` scenario runs the older one).
 lab-build: deps
