@@ -4,7 +4,6 @@ over facts parsed from recorded `ip` output, and at 5,000 nodes."""
 from __future__ import annotations
 
 import copy
-import time
 
 import netaddr
 import pytest
@@ -232,17 +231,15 @@ def big_cluster(count: int, inventory_on_node: bool) -> dict:
 
 
 @pytest.mark.parametrize("inventory_on_node", [True, False])
-def test_5000_nodes_are_fast(inventory_on_node):
+def test_5000_nodes_choose_the_same_way(inventory_on_node):
+    # Correctness at scale only: how fast is make bench's figure (tests/bench/bench_plan.py), not a timed
+    # unit test that a loaded machine fails.
     nodes = big_cluster(5000, inventory_on_node)
-    start = time.perf_counter()
     choices, problems = select_interfaces(nodes, {"families": {"ipv4": True}})
-    elapsed = time.perf_counter() - start
     assert not problems.items
     assert {c["name"] for c in choices.values()} == {"eth1"}
     expected = "inventory_address" if inventory_on_node else "peers_subnet"
     assert {c["method"] for c in choices.values()} == {expected}
-    # The target is well under 0.5 s (see the report); the bound here leaves room for slow CI machines.
-    assert elapsed < 1.5, f"{elapsed:.3f} s"
 
 
 points = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 255)), min_size=1, max_size=40)
