@@ -13,6 +13,7 @@ import json
 
 import pytest
 import yaml
+from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 
 from tests.integration.harness import SYSCTL_FILE, lab_tool, wait_until
 from tests.integration.renders import task_results
@@ -154,7 +155,7 @@ def test_a_nodeport_number_another_service_holds_on_the_other_protocol(day0, run
 def server_minor(lab) -> tuple[str, str]:
     """(gitVersion, minor) of the lab cluster's API server, as kubectl reads it."""
     git_version = lab.kube_json("version")["serverVersion"]["gitVersion"]
-    return git_version, ".".join(git_version.lstrip("v").split(".")[:2])
+    return git_version, kube.major_minor(git_version)
 
 
 def test_a_k8s_version_the_api_server_contradicts(day0, run_playbook, tmp_path):

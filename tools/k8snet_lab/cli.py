@@ -193,10 +193,11 @@ def cmd_build(args) -> int:
         started = time.monotonic()
         cluster_pins = pins.pins(minor)
         dirs = gobuild.ensure_all(cluster_pins)
-        ensure_rootfs()
-        images.base_layer()
         log(f"Kubernetes {cluster_pins.kubernetes}: {len(dirs)} builds ready in {time.monotonic() - started:.0f} s "
-            f"(cache: {gobuild.BIN_DIR}); images are built into the lab registry by create --cluster")
+            f"(cache: {gobuild.BIN_DIR})")
+    ensure_rootfs()                                      # the same for every minor
+    images.base_layer()
+    log("node image and image base ready; images are built into the lab registry by create --cluster")
     return 0
 
 
