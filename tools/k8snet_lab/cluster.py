@@ -228,6 +228,11 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: {pins.kubernetes}
 controlPlaneEndpoint: {address}:6443
+etcd:
+  local:
+    imageTag: {pins.etcd_tag}
+dns:
+  imageTag: {pins.coredns}
 networking:
   podSubnet: {net['k8s_pod_cidr']}
   serviceSubnet: {net['k8s_service_cidr']}

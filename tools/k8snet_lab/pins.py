@@ -9,8 +9,11 @@ them under those names with the registry host dropped, the same rule as
 Kubernetes minors: the newest that runs on this machine is the default (1.37: its kubelet
 still starts on cgroup v1 with `failCgroupV1: false`, with Debian's containerd 1.6);
 K8SNET_LAB_KUBERNETES=1.35 (or `tools/lab.py create --cluster --kubernetes 1.35`) selects
-the older one of the support matrix. etcd, CoreDNS and pause follow kubeadm's own defaults for that release
-(cmd/kubeadm/app/constants), so kubeadm finds exactly the images it asks for.
+the older one of the support matrix. pause follows kubeadm's own default for that release
+(cmd/kubeadm/app/constants); etcd and CoreDNS are the newest minor's for every minor (kubeadm is told
+their tags: ClusterConfiguration's etcd.local.imageTag and dns.imageTag), which spares a cold machine
+two builds (about 5 min) for the older minor: the installer never talks to etcd, and CoreDNS only
+answers the traffic checks' names.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ RECIPE = 1                      # bump when the way binaries or images are made 
 
 KUBERNETES = {
     "1.37": {"kubernetes": "v1.37.2", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.2"},
-    "1.35": {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "coredns": "v1.13.1", "pause": "3.10.1"},
+    "1.35": {"kubernetes": "v1.35.4", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.1"},
 }
 DEFAULT_KUBERNETES = "1.37"
 KUBERNETES_ENV = "K8SNET_LAB_KUBERNETES"
@@ -109,6 +112,15 @@ class Pins:
     @property
     def kubernetes(self) -> str:
         return KUBERNETES[self.minor]["kubernetes"]
+
+    @property
+    def etcd_tag(self) -> str:
+        """The etcd image's tag as kubeadm names it: v3.7.0 -> 3.7.0-0."""
+        return KUBERNETES[self.minor]["etcd"].lstrip("v") + "-0"
+
+    @property
+    def coredns(self) -> str:
+        return KUBERNETES[self.minor]["coredns"]
 
     @property
     def pause_version(self) -> str:

@@ -58,9 +58,22 @@ def test_wrapper_pins_local_replacements_and_keeps_the_others():
 
 
 def test_etcd_siblings_are_pinned_at_etcds_own_release():
-    build = pins.pins("1.35").builds["etcd"]
+    build = pins.pins("1.37").builds["etcd"]
     gomod = gobuild.wrapper_gomod(build, "replace go.etcd.io/etcd/api/v3 => ../api\n")
-    assert "\tgo.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.6.6" in gomod
+    assert "\tgo.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.7.0" in gomod
+
+
+def test_every_minor_runs_the_newest_etcd_and_coredns_and_tells_kubeadm_their_tags():
+    newest, older = pins.pins("1.37"), pins.pins("1.35")
+    assert older.builds["etcd"].spec() == newest.builds["etcd"].spec()            # one build (one cache entry)
+    assert older.builds["coredns"].spec() == newest.builds["coredns"].spec()
+    config = cluster.kubeadm_init_config(older, "node1", "192.168.56.11", "abcdef.0123456789abcdef", {
+        "k8s_pod_cidr": "10.244.0.0/16", "k8s_service_cidr": "10.96.0.0/12", "k8s_nodeport_range": "30000-32767",
+        "k8s_node_pod_prefix": "24"})
+    assert "kubernetesVersion: v1.35.4" in config
+    assert "etcd:\n  local:\n    imageTag: 3.7.0-0\n" in config and "dns:\n  imageTag: v1.14.6\n" in config
+    assert {"registry.k8s.io/etcd:3.7.0-0", "registry.k8s.io/coredns/coredns:v1.14.6"} <= {
+        i.reference for i in older.images}
 
 
 def test_the_file_names_one_go_build_gives_every_pinned_binary_are_known():
