@@ -1,5 +1,9 @@
-"""Faults in the middle of an api-mode run (lab cluster), as operators meet them.
+"""Faults in the middle of an api-mode run (lab cluster), as operators meet them. One cluster for the
+module: each test after the first converges from what the one before left, as a day-2 run would.
 
+- The API server restarted while the first run applies the add-ons on day 0 (its process killed; the kubelet
+  starts the container again): the run fails naming the API, or converges; either way the re-run converges and
+  the one after it changes nothing, and the record in the cluster is the plan that was applied.
 - Killed in the middle of the MetalLB apply (SIGKILL to the whole ansible-playbook process group,
   the moment the speaker DaemonSet it is re-creating appears), on a day-2 run that also owes two
   removals: a MetalLB pool and an exposed Service dropped from the inventory. The exposed Service
@@ -7,9 +11,6 @@
   Re-run from a controller with an empty home directory and a new render directory (no cached
   kubeconfig, no staging): it converges, the owed removals happen (what was applied is read from
   the cluster's record, not from a disk), and the next run changes nothing.
-- The API server restarted while a run applies the add-ons (its process killed; the kubelet
-  starts the container again): the run fails naming the API, or converges; either way the re-run converges and
-  the one after it changes nothing, and the record in the cluster is the plan that was applied.
 - The node announcing a LoadBalancer address loses power (`tools/lab.py stop --kill`): another
   speaker takes the address (ServiceL2Status and the client's neighbour entry follow), requests
   from the client resume (the time is printed), and the node boots again with its flannel and
@@ -49,9 +50,15 @@ DNS_NP = {"name": "dns-np", "namespace": "kube-system", "type": "nodeport", "tar
           "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "node_port": 30053}]}
 
 
-@pytest.fixture
-def cluster(lab_cluster):
-    yield lab_cluster("vagrant")
+@pytest.fixture(scope="module")
+def cluster(lab_manager):
+    """One cluster for the module: the API-server restart comes first, on day 0 (it must land amid the first
+    apply); each later test converges from what the one before left (a day-2 run, as operators meet faults)."""
+    lab = lab_manager.get("vagrant", 3, cluster=True)
+    if exists(lab, "namespace", "kube-flannel"):            # an earlier module's installed cluster: not day 0
+        lab_tool("destroy")
+        lab = lab_manager.get("vagrant", 3, cluster=True)
+    yield lab
     lab_tool("destroy", check=False)
 
 
@@ -117,6 +124,35 @@ def wait_back(lab, node: str) -> None:
                f"flannel and the speaker Running on {node} again")
 
 
+def test_an_api_server_restart_during_the_apply_fails_clearly_or_converges_and_the_rerun_converges(
+        cluster, run_playbook, tmp_path):
+    lab = cluster
+    staging = {"k8s_render_dir": str(tmp_path / "staging")}
+
+    def restart_apiserver(_proc):
+        lab.exec("node1", "pkill -x kube-apiserver", timeout=60)          # the kubelet starts it again
+
+    rc, output, restarted = run_with_fault(
+        lab.inventory, staging, ready=lambda: exists(lab, "namespace", "kube-flannel"), fault=restart_apiserver)
+    assert restarted, f"the run never reached the flannel apply:\n{output[-3000:]}"
+    if rc != 0:                                                   # failed: clearly, naming the API
+        said = output[output.find("fatal:"):][:3000] if "fatal:" in output else output[-3000:]
+        assert any(word in said for word in ("API", "connect", "refused", "timed out", "cluster")), said
+    wait_until(lambda: lab.kubectl("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0, 180,
+               "the API server to be back")
+    # A CRD that had its names accepted but was not yet Established when the API server died stays so until
+    # kube-apiserver's naming controller resyncs (5 min after it starts; seen 6 min on 2026-12-06, MetalLB's
+    # l2advertisements), and MetalLB's controller crash-loops meanwhile ("no matches for kind L2Advertisement"),
+    # its back-off growing to 5 min. The re-run converges once both are over: each of its waits gets 10 min.
+    again = run_playbook("site.yml", lab.inventory, skip_tags="verify",
+                         extravars={**staging, "cluster_addon_wait_timeout": 600})
+    assert again.rc == 0, again.failed_messages() or again.stdout[-4000:]
+    third = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
+    assert third.rc == 0 and third.changed_hosts() == [], third.stats
+    record = lab.kube_json("-n", "kube-system", "get", "configmaps", "-l", "app.kubernetes.io/managed-by=k8snet")
+    assert record["items"], "no record of the applied plan in the cluster"
+
+
 def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_owed_removals(
         cluster, run_playbook, tmp_path, empty_home):
     lab = cluster
@@ -153,36 +189,6 @@ def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_o
     assert speaker["numberReady"] == speaker["desiredNumberScheduled"] == len(lab.nodes), speaker
     third = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=fresh, envvars={"HOME": str(home)})
     assert third.rc == 0 and third.changed_hosts() == [], third.stats
-
-
-def test_an_api_server_restart_during_the_apply_fails_clearly_or_converges_and_the_rerun_converges(
-        cluster, run_playbook, tmp_path):
-    lab = cluster
-    staging = {"k8s_render_dir": str(tmp_path / "staging")}
-
-    def restart_apiserver(_proc):
-        lab.exec("node1", "pkill -x kube-apiserver", timeout=60)          # the kubelet starts it again
-
-    rc, output, restarted = run_with_fault(
-        lab.inventory, staging, ready=lambda: exists(lab, "namespace", "kube-flannel"), fault=restart_apiserver)
-    assert restarted, f"the run never reached the flannel apply:\n{output[-3000:]}"
-    if rc != 0:                                                   # failed: clearly, naming the API
-        said = output[output.find("fatal:"):][:3000] if "fatal:" in output else output[-3000:]
-        assert any(word in said for word in ("API", "connect", "refused", "timed out", "cluster")), said
-    wait_until(lambda: lab.kubectl("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0, 180,
-               "the API server to be back")
-    # A CRD that had its names accepted but was not yet Established when the API server died stays so until
-    # kube-apiserver's naming controller resyncs (5 min after it starts; seen 6 min on 2026-12-06, MetalLB's
-    # l2advertisements), and MetalLB's controller crash-loops meanwhile ("no matches for kind L2Advertisement"),
-    # its back-off growing to 5 min. The re-run converges once both are over: each of its waits gets 10 min.
-    again = run_playbook("site.yml", lab.inventory, skip_tags="verify",
-                         extravars={**staging, "cluster_addon_wait_timeout": 600})
-    assert again.rc == 0, again.failed_messages() or again.stdout[-4000:]
-    third = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
-    assert third.rc == 0 and third.changed_hosts() == [], third.stats
-    record = lab.kube_json("-n", "kube-system", "get", "configmaps", "-l", "app.kubernetes.io/managed-by=k8snet")
-    assert record["items"], "no record of the applied plan in the cluster"
-
 
 WEB = """apiVersion: apps/v1
 kind: Deployment
@@ -252,6 +258,7 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
     finally:
         lab_tool("restart", owner)
     wait_back(lab, owner)
+    lab.kubectl("delete", "-f", "-", "--wait=false", data=WEB % AGNHOST)     # the next test's cluster without it
 
 
 # The operator's firewall on a node of a running cluster: drop by default, SSH and the kubelet open. No
