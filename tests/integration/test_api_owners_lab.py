@@ -1,8 +1,12 @@
-"""Other owners' objects on a live cluster (api mode, lab cluster).
+"""Other owners' objects on a live cluster (api mode, lab cluster), one cluster for the module.
 
-- flannel installed by hand (kubectl apply of the stock manifest) is refused, naming the objects and
-  kubectl as their manager, and left exactly as it was; with `k8s_adopt_existing: true` the project
-  takes it over: its labels on every object, flanneld restarted on the NIC the plan chose;
+- the negative control first: flannel's stock upstream manifest (no --iface) on the vagrant layout
+  takes the NAT NIC (flanneld publishes 10.0.2.15 for every node) and cross-node pod traffic fails,
+  while the same request inside one node passes;
+- that flannel, installed by hand (kubectl apply of the stock manifest), is refused, naming the objects
+  and kubectl as their manager, and left exactly as it was; with `k8s_adopt_existing: true` the project
+  takes it over: its labels on every object, flanneld restarted on the NIC the plan chose, and the
+  same two pods of the negative control now talk across nodes;
 - switching MetalLB off while its CRD holds an IPAddressPool someone else created is refused, and
   MetalLB stays; with `k8s_allow_disruptive: true` that pool goes first, then MetalLB with its CRDs.
 """
@@ -12,7 +16,13 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.harness import lab_tool, wait_until
-from tests.integration.test_api_lab import FLANNEL_MANIFEST, published_ips, upstream_mirror
+from tests.integration.test_api_lab import (
+    FLANNEL_MANIFEST,
+    agnhost_pods,
+    cross_node_http,
+    published_ips,
+    upstream_mirror,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -40,6 +50,22 @@ def run(run_playbook, lab, tmp_path, **extravars):
 
 def flannel_daemonset(lab) -> dict:
     return lab.kube_json("-n", "kube-flannel", "get", "daemonset", "kube-flannel-ds", "--show-managed-fields")
+
+
+def test_stock_flannel_takes_the_nat_nic_and_cross_node_pods_cannot_talk(cluster):
+    """The negative control: without --iface flanneld takes eth0, 10.0.2.15 on every node."""
+    lab = cluster
+    lab.kubectl("apply", "-f", str(upstream_mirror() / FLANNEL_MANIFEST))
+    wait_until(lambda: all(ip for ip in published_ips(lab).values()), 180, "flanneld to publish each node's address")
+    assert set(published_ips(lab).values()) == {"10.0.2.15"}, published_ips(lab)
+    lab.kubectl("apply", "-f", "-", data=agnhost_pods(lab))
+    lab.kubectl("wait", "--for=condition=Ready", "pod/probe-a", "pod/probe-b", "--timeout=180s", timeout=200)
+    rc, said = cross_node_http(lab)
+    assert rc != 0, f"cross-node pod traffic passed with flannel on the NAT NIC: {said}"
+    # the check itself works: the same request inside one node passes
+    ip_a = lab.kube_json("get", "pod", "probe-a")["status"]["podIP"]
+    same = lab.kubectl("exec", "probe-a", "--", "curl", "-sS", "-m", "5", f"http://{ip_a}:8080/hostname")
+    assert same.stdout.strip() == "probe-a"
 
 
 def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook, tmp_path):
@@ -70,6 +96,9 @@ def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook
     assert {n["metadata"]["name"]: n["metadata"]["annotations"].get("flannel.alpha.coreos.com/node-public-ip")
             for n in lab.kube_json("get", "nodes")["items"]} == lab.addresses
     wait_until(lambda: published_ips(lab) == lab.addresses, 120, "flanneld to publish the lab-bridge addresses")
+    if lab.kubectl("get", "pod", "probe-a", "probe-b", check=False).returncode == 0:   # the negative control's pods
+        wait_until(lambda: cross_node_http(lab) == (0, "probe-b"), 120, "the negative control's pods to talk now")
+        lab.kubectl("delete", "pod", "probe-a", "probe-b", "--wait=false")
 
 
 def test_switching_metallb_off_keeps_a_pool_someone_else_made_unless_disruption_is_allowed(cluster, run_playbook,
