@@ -225,7 +225,7 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
     follows it, and requests resume (time printed). The node boots again and gets its pods back."""
     from k8snet_lab.pins import AGNHOST
 
-    from tests.integration.test_api_services_lab import bridge_mac, l2_owner
+    from tests.integration.test_api_exposed_services_lab import bridge_mac, l2_owner
 
     lab = cluster
     first = run_playbook("site.yml", lab.inventory, skip_tags="verify",

@@ -17,7 +17,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 
 from tests.integration.harness import SYSCTL_FILE, lab_tool, wait_until
 from tests.integration.renders import task_results
-from tests.integration.test_api_services_lab import README_EXAMPLE
+from tests.integration.test_api_exposed_services_lab import README_EXAMPLE
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
