@@ -102,7 +102,15 @@ def test_multi_nic_nodes_take_the_nic_of_the_inventory_address(lab_layout, run_p
     lines = nic_lines(result, lab)
     for node in lab.nodes:
         assert lines[node].startswith(f"{node}: eth1: holds {lab.addresses[node]} (inventory address)")
-    assert [a for a in flannel_args(tmp_path / "rendered") if a.startswith("--iface")] == ["--iface=eth1"]
+    rendered = tmp_path / "rendered"
+    assert [a for a in flannel_args(rendered) if a.startswith("--iface")] == ["--iface=eth1"]
+    assert not (rendered / "flannel/node-annotations").exists() or \
+        not list((rendered / "flannel/node-annotations").iterdir())                  # no per-node annotations needed
+    advertisement = one(rendered / "metallb", "90-l2advertisement-metallb-system-lab-l2.yaml")
+    assert advertisement["spec"]["interfaces"] == ["eth1"]                        # MetalLB announces on eth1 only
+    again = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
+    assert again.rc == 0, again.failed_messages()
+    assert again.changed_hosts() == []
 
 
 # ---------------------------------------------------------------- mtu: node2's eth1 at 1400
