@@ -1,8 +1,9 @@
 """api mode on the other lab layouts (lab cluster, day 0): flanneld itself shows it took the NIC the
 plan chose, and the traffic passes; the mtu layout is refused before the cluster is touched.
 
-- renamed (enp0s8 on node1/node2, ens9 on node3, no common name, so no --iface): the per-node
-  `node-public-ip` annotations make each flanneld take the right NIC;
+- renamed (enp0s8 on node1/node2, ens9 on node3, no common name, so no --iface): the lab's day 0 on
+  this layout first (every Node on its bridge NIC, NotReady without a CNI: test_cluster_lab's check),
+  then the per-node `node-public-ip` annotations make each flanneld take the right NIC;
 - multi (eth1 on 192.168.56.0/24 and eth2 on 172.16.0.0/24 both reach every peer): the inventory
   address decides;
 for both, evidence from flanneld: the `public-ip` it writes back on its Node, the VXLAN device's
@@ -24,6 +25,7 @@ import pytest
 from tests.integration.harness import lab_tool, write_inventory
 from tests.integration.renders import traffic_lines
 from tests.integration.test_api_lab import agnhost_pods, assert_every_kind_passed, cross_node_http, published_ips
+from tests.integration.test_cluster_lab import assert_day0
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream]
 
@@ -55,6 +57,10 @@ def vxlan_device(lab, node: str) -> tuple[str, str, str]:
 @pytest.mark.parametrize("layout", ["renamed", "multi"])
 def test_flanneld_takes_the_planned_nic_on_every_node(lab_cluster, run_playbook, tmp_path, layout):
     lab = lab_cluster(layout)
+    if layout == "renamed":         # the lab's day 0 on this layout first: Nodes on their bridge NIC, no CNI yet
+        names = {node: [n["name"] for n in lab.nics(node) if n["kind"] == "bridge"] for node in lab.nodes}
+        assert names == {"node1": ["enp0s8"], "node2": ["enp0s8"], "node3": ["ens9"]}
+        assert_day0(lab)
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
     assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
     expected = {node: inventory_nic(lab, node) for node in lab.nodes}
