@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .constants import REPO, STATE_DIR
 from .nodes import leader_pid, node_root
-from .pins import Pins
+from .pins import COREDNS, ETCD_TAG, Pins
 from .registry import REGISTRY, UPSTREAM_REGISTRIES, hosts_toml
 from .state import locked_state, read_state
 from .util import LabError, log, run, wait_for, write_file
@@ -230,9 +230,9 @@ kubernetesVersion: {pins.kubernetes}
 controlPlaneEndpoint: {address}:6443
 etcd:
   local:
-    imageTag: {pins.etcd_tag}
+    imageTag: {ETCD_TAG}
 dns:
-  imageTag: {pins.coredns}
+  imageTag: {COREDNS}
 networking:
   podSubnet: {net['k8s_pod_cidr']}
   serviceSubnet: {net['k8s_service_cidr']}

@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 RECIPE = 1                      # bump when the way binaries or images are made changes
 
 KUBERNETES = {
-    "1.37": {"kubernetes": "v1.37.2", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.2"},
-    "1.35": {"kubernetes": "v1.35.4", "etcd": "v3.7.0", "coredns": "v1.14.6", "pause": "3.10.1"},
+    "1.37": {"kubernetes": "v1.37.2", "pause": "3.10.2"},
+    "1.35": {"kubernetes": "v1.35.4", "pause": "3.10.1"},
 }
+# etcd and CoreDNS of every minor: kubeadm 1.37's defaults (see the module's docstring)
+ETCD = "v3.7.0"
+ETCD_TAG = ETCD.lstrip("v") + "-0"             # the image tag as kubeadm names it
+COREDNS = "v1.14.6"
 DEFAULT_KUBERNETES = "1.37"
 KUBERNETES_ENV = "K8SNET_LAB_KUBERNETES"
 
@@ -114,15 +118,6 @@ class Pins:
         return KUBERNETES[self.minor]["kubernetes"]
 
     @property
-    def etcd_tag(self) -> str:
-        """The etcd image's tag as kubeadm names it: v3.7.0 -> 3.7.0-0."""
-        return KUBERNETES[self.minor]["etcd"].lstrip("v") + "-0"
-
-    @property
-    def coredns(self) -> str:
-        return KUBERNETES[self.minor]["coredns"]
-
-    @property
     def pause_version(self) -> str:
         return KUBERNETES[self.minor]["pause"]
 
@@ -143,8 +138,8 @@ def pins(minor: str | None = None) -> Pins:
                 ldflags=_k8s_version_ldflags(kv), local_version=_staging(kv)),
         GoBuild("agnhost", "k8s.io/kubernetes", newest, {"agnhost": "test/images/agnhost"},
                 local_version=_staging(newest)),
-        GoBuild("etcd", "go.etcd.io/etcd/server/v3", k["etcd"], {"etcd": ""}, local_version=k["etcd"]),
-        GoBuild("coredns", "github.com/coredns/coredns", k["coredns"], {"coredns": ""}),
+        GoBuild("etcd", "go.etcd.io/etcd/server/v3", ETCD, {"etcd": ""}, local_version=ETCD),
+        GoBuild("coredns", "github.com/coredns/coredns", COREDNS, {"coredns": ""}),
         GoBuild("flannel", "github.com/flannel-io/flannel", "v0.28.9",
                 {"flanneld": "", "install-conf": "cmd/install_conf"},
                 ldflags=("-X github.com/flannel-io/flannel/pkg/version.Version=v0.28.9",), cgo=True,
@@ -169,10 +164,10 @@ def pins(minor: str | None = None) -> Pins:
         *(Image(f"registry.k8s.io/{c}:{kv}", {f"/usr/local/bin/{c}": f"kubernetes:{c}"}, source=kube,
                 base="debian" if c == "kube-proxy" else "scratch")
           for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")),
-        Image(f"registry.k8s.io/etcd:{k['etcd'].lstrip('v')}-0", {"/usr/local/bin/etcd": "etcd:etcd"},
-              source=f"go.etcd.io/etcd/server/v3@{k['etcd']}"),
-        Image(f"registry.k8s.io/coredns/coredns:{k['coredns']}", {"/coredns": "coredns:coredns"}, ("/coredns",),
-              source=f"github.com/coredns/coredns@{k['coredns']}"),
+        Image(f"registry.k8s.io/etcd:{ETCD_TAG}", {"/usr/local/bin/etcd": "etcd:etcd"},
+              source=f"go.etcd.io/etcd/server/v3@{ETCD}"),
+        Image(f"registry.k8s.io/coredns/coredns:{COREDNS}", {"/coredns": "coredns:coredns"}, ("/coredns",),
+              source=f"github.com/coredns/coredns@{COREDNS}"),
         Image(f"registry.k8s.io/pause:{k['pause']}", {"/pause": "pause:pause"}, ("/pause",),
               source=f"k8s.io/kubernetes@{kv} build/pause/linux/pause.c"),
         Image("ghcr.io/flannel-io/flannel:v0.28.9",

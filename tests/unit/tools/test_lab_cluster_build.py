@@ -119,7 +119,7 @@ def test_kubeadms_images_are_in_the_table(minor):
     refs = {image.reference for image in table.images}
     expected = {f"registry.k8s.io/{c}:{k['kubernetes']}"
                 for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")}
-    expected |= {f"registry.k8s.io/etcd:{k['etcd'][1:]}-0", f"registry.k8s.io/coredns/coredns:{k['coredns']}",
+    expected |= {f"registry.k8s.io/etcd:{pins.ETCD[1:]}-0", f"registry.k8s.io/coredns/coredns:{pins.COREDNS}",
                  f"registry.k8s.io/pause:{k['pause']}"}
     assert expected <= refs
     for image in table.images:
