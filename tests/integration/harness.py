@@ -168,12 +168,16 @@ class LabManager:
         self.ours = False
 
     def get(self, layout: str = DEFAULT_LAYOUT, nodes: int = DEFAULT_NODES, cluster: bool = False,
-            router: bool = False, *, kube_proxy_mode: str = "iptables", without_iptables: bool = False) -> Lab:
+            router: bool = False, *, kube_proxy_mode: str = "iptables", without_iptables: bool = False,
+            day0: bool = False) -> Lab:
+        """`day0`: a cluster that an earlier module left installed (flannel's namespace there) is made anew."""
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
                 and current.cluster == cluster and current.router == router
                 and current.kube_proxy_mode == kube_proxy_mode and current.without_iptables == without_iptables
-                and (self.ours or self.keep)):
+                and (self.ours or self.keep)
+                and not (day0 and cluster
+                         and current.kubectl("get", "namespace", "kube-flannel", check=False).returncode == 0)):
             return current
         shape = [*(["--router"] if router else []), *(["--without-iptables"] if without_iptables else []),
                  *(["--kube-proxy-mode", kube_proxy_mode] if kube_proxy_mode != "iptables" else [])]

@@ -54,11 +54,7 @@ DNS_NP = {"name": "dns-np", "namespace": "kube-system", "type": "nodeport", "tar
 def cluster(lab_manager):
     """One cluster for the module: the API-server restart comes first, on day 0 (it must land amid the first
     apply); each later test converges from what the one before left (a day-2 run, as operators meet faults)."""
-    lab = lab_manager.get("vagrant", 3, cluster=True)
-    if exists(lab, "namespace", "kube-flannel"):            # an earlier module's installed cluster: not day 0
-        lab_tool("destroy")
-        lab = lab_manager.get("vagrant", 3, cluster=True)
-    yield lab
+    yield lab_manager.get("vagrant", 3, cluster=True, day0=True)
     lab_tool("destroy", check=False)
 
 
