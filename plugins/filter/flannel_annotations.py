@@ -28,19 +28,14 @@ options:
 
 EXAMPLES = r"""
 - name: Annotate the Nodes that need it
-  kubernetes.core.k8s:
-    kind: Node
-    name: "{{ item.node }}"
+  onprem.k8snet.k8s_objects:
     state: patched
-    definition:
-      metadata:
-        annotations: "{{ item.annotations }}"
-  loop: "{{ plan | onprem.k8snet.flannel_annotations(live_nodes.resources) }}"
+    objects: "{{ plan | onprem.k8snet.flannel_annotations(live_nodes.resources) | map(attribute='patch') }}"
 """
 
 RETURN = r"""
 _value:
-  description: Items C({host, node, annotations}), one per Node to patch.
+  description: Items C({host, node, annotations, patch}), one per Node to patch (C(patch) is the Node merge patch).
   type: list
   elements: dict
 """

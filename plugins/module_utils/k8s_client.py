@@ -1,5 +1,5 @@
-"""The few requests the collection's own cluster modules make (k8s_apply, k8s_read), through the
-kubernetes dynamic client.
+"""The few requests the collection's own cluster modules make (k8s_apply, k8s_read, k8s_objects,
+k8s_exec), through the kubernetes dynamic client.
 
 The client is imported when this file is: the linear strategy loads an action plugin's class in the
 controller's main process, so the first in-process k8s_read or k8s_apply imports it there once and
@@ -12,12 +12,14 @@ import contextlib
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 try:
     from kubernetes import client as k8s_api
     from kubernetes import config, dynamic
     from kubernetes.dynamic import exceptions
+    from kubernetes.stream import stream
 except ImportError:  # reported by the module (missing_required_lib), not at import
     HAS_KUBERNETES, exceptions = False, None
 else:
@@ -124,8 +126,58 @@ class Cluster:
                                              namespace=meta.get("namespace") if res.namespaced else None,
                                              **kwargs).to_dict()
 
-    def delete(self, r: dict) -> None:
+    def patch(self, r: dict, body: dict, dry_run: bool = False) -> dict:
+        """A JSON merge patch of one object (a None value removes that key)."""
+        res = self.resource(r["apiVersion"], r["kind"])
+        kwargs = {"dry_run": "All"} if dry_run else {}
+        return self.client.patch(res, body=body, name=r["name"], namespace=r.get("namespace") or None,
+                                 content_type="application/merge-patch+json", **kwargs).to_dict()
+
+    def delete(self, r: dict, grace_period: int | None = None) -> None:
         res = self.resource(r["apiVersion"], r["kind"])
         with contextlib.suppress(self.exceptions.NotFoundError):
             self.client.delete(res, name=r["name"], namespace=r.get("namespace") or None,
-                               propagation_policy="Background")
+                               propagation_policy="Background", grace_period_seconds=grace_period)
+
+    def wait_gone(self, refs: list[dict], timeout: float, poll: float = 0.5) -> list[dict]:
+        """Wait until none of the objects exists any more; those still there after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = [r for r in refs if self.get(r) is not None]
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(poll)
+
+    def exec(self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float) -> dict:
+        """Run ``argv`` in a container of a running pod; its exit code, stdout and stderr.
+
+        One at a time: the client's stream() swaps the connection's request function while it opens."""
+        core = k8s_api.CoreV1Api(self.client.client)
+        kwargs = {"container": container} if container else {}
+        resp = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=argv, stdout=True,
+                      stderr=True, stdin=False, tty=False, _preload_content=False, **kwargs)
+        out, err, deadline = [], [], time.monotonic() + timeout
+        try:
+            while resp.is_open():
+                if time.monotonic() >= deadline:
+                    raise ClusterError(f"{' '.join(argv)} in {namespace}/{pod} did not end within {timeout:g} s")
+                resp.update(timeout=1)
+                if resp.peek_stdout():
+                    out.append(resp.read_stdout())
+                if resp.peek_stderr():
+                    err.append(resp.read_stderr())
+            status = json.loads(resp.read_channel(3) or "{}")
+        finally:
+            resp.close()
+        return {"rc": exit_code(status), "stdout": "".join(out), "stderr": "".join(err)}
+
+
+def exit_code(status: dict) -> int:
+    """The exit code in the status an exec's error channel ends with (Success, or NonZeroExitCode with
+    the code as the ExitCode cause); a failure to run the command at all is an error naming why."""
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            return int(cause["message"])
+    raise ClusterError(status.get("message") or f"the exec ended without a status ({status})")

@@ -145,7 +145,8 @@ def node_annotations(plan: dict) -> dict[str, dict[str, str]]:
 
 def annotation_changes(plan: dict, node_names: dict[str, str], live_nodes: list[dict]) -> list[dict]:
     """The Node patches a run owes (api mode): one per node whose public-ip annotations differ from the
-    plan, each ``{host, node, annotations}``. A flanneld already running on such a node (a NIC change,
+    plan, each ``{host, node, annotations, patch}`` (``patch``: the Node merge patch that sets them).
+    A flanneld already running on such a node (a NIC change,
     or a node that joined and got its flannel pod before this run annotated it) holds another address
     and must be restarted; on day 0 the annotations come before flannel's pods."""
     live = {n["metadata"]["name"]: n["metadata"].get("annotations") or {} for n in live_nodes}
@@ -154,7 +155,9 @@ def annotation_changes(plan: dict, node_names: dict[str, str], live_nodes: list[
         node = node_names[host]
         have = live.get(node, {})
         if any(have.get(k) != v for k, v in wanted.items()):
-            changes.append({"host": host, "node": node, "annotations": wanted})
+            changes.append({"host": host, "node": node, "annotations": wanted,
+                            "patch": {"apiVersion": "v1", "kind": "Node",
+                                      "metadata": {"name": node, "annotations": wanted}}})
     return changes
 
 
