@@ -16,7 +16,7 @@ description:
     in RV(rc), not a failure, so the caller judges it (C(failed_when)). The module fails when the command
     could not be run at all (no such pod or container, the pod not running, no answer from the cluster) or
     did not end within O(timeout).
-  - Reports C(changed=false): it cannot know what the command changed (set C(changed_when) for a command
+  - Reports C(changed=false), as it cannot know what the command changed (set C(changed_when) for a command
     that changes something). Not run in check mode.
 options:
   namespace:

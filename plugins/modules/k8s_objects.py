@@ -11,10 +11,10 @@ short_description: Apply, patch or delete a few objects on the live cluster
 description:
   - The roles' small writes outside the add-ons (verify's test workloads, the state ConfigMap, the Nodes'
     address annotations, kube-proxy's strictARP), as C(kubernetes.core.k8s) would do them, in the
-    controller's own process (through the action plugin of the same name): a write costs a request, not a
+    controller's own process (through the action plugin of the same name), so a write costs a request, not a
     Python interpreter and the client's import each. The add-ons themselves go through
     M(onprem.k8snet.k8s_apply) (records, pruning, waits).
-  - C(present) applies each object server-side (its fields owned by O(field_manager)); C(patched) sends each
+  - C(present) applies each object server-side (its fields owned by O(field_manager)). C(patched) sends each
     object's C(metadata) and the rest of its fields as a JSON merge patch (a null value removes a key, as
     C(kubectl patch --type merge)); C(absent) deletes each object (a missing one is already absent), with
     O(grace_period) when given, and with O(wait) returns only when none is left.
@@ -182,7 +182,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
                     raise ClusterError(f"still there after {params['wait_timeout']} s: "
                                        + ", ".join(label(r) for r in left))
         else:
-            for obj, ref in zip(params["objects"], refs):
+            for obj, ref in zip(params["objects"], refs, strict=True):
                 answer, moved = _write(cluster, params, obj, ref, check_mode)
                 done.append(answer)
                 if moved:

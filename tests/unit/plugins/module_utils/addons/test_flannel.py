@@ -146,8 +146,8 @@ def test_annotation_changes_name_only_the_nodes_that_differ():
             live_node("k2", **{key: "172.16.0.12"}),          # another NIC before
             live_node("k3")]                                   # never annotated (day 0, or just joined)
     def change(host, node, address):
-        return {"host": host, "node": node, "annotations": {key: address},
-                "patch": {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "annotations": {key: address}}}}
+        patch = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "annotations": {key: address}}}
+        return {"host": host, "node": node, "annotations": {key: address}, "patch": patch}
     assert flannel.annotation_changes(plan, names, live) == [change("node2", "k2", "192.168.56.12"),
                                                              change("node3", "k3", "192.168.56.13")]
     live[1:] = [live_node("k2", **{key: "192.168.56.12"}), live_node("k3", **{key: "192.168.56.13"})]
