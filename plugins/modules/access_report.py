@@ -64,26 +64,29 @@ host_network:
 """
 
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.onprem.k8snet.plugins.module_utils.access import report
+from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.kube import ManifestError, load_directory
+
+ARGUMENT_SPEC = {"objects": {"type": "list", "elements": "dict", "default": []},
+                 "directory": {"type": "path"},
+                 "nodes": {"type": "dict", "required": True}}
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """Every way to reach each Service; ``failed`` set when the render directory cannot be read."""
+    del check_mode, diff
+    objects = list(params["objects"])
+    if params["directory"]:
+        try:
+            objects += load_directory(params["directory"])
+        except ManifestError as exc:                 # not there, or a file that is not a Kubernetes object
+            return {"failed": True, "changed": False, "msg": str(exc)}
+    return {"changed": False, **report(objects, params["nodes"])}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={"objects": {"type": "list", "elements": "dict", "default": []},
-                       "directory": {"type": "path"},
-                       "nodes": {"type": "dict", "required": True}},
-        supports_check_mode=True,
-    )
-    objects = list(module.params["objects"])
-    directory = module.params["directory"]
-    if directory:
-        try:
-            objects += load_directory(directory)
-        except ManifestError as exc:                 # not there, or a file that is not a Kubernetes object
-            module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **report(objects, module.params["nodes"]))
+    run_module(run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_site_yml_names_the_add_on_roles_in_the_registry_order():
               if t.get("ansible.builtin.import_role", {}).get("tasks_from") == "pins.yml"]
     assert pinned == [a.role for a in ADDONS.values() if a.pins]
     fetched = next(t["vars"]["cluster_addon_pins"] for t in fetch["tasks"] if "vars" in t)
-    assert fetched == "{{ " + " + ".join(f"{role}_fetch_pins" for role in pinned) + " }}"
+    assert fetched == "{{ " + " + ".join(f"{role}_pins" for role in pinned) + " }}"
     install = plays["Install the cluster add-ons (flannel, MetalLB, ingress, exposed Services)"]
     assert [r["role"] for r in install["roles"]] == [a.role for a in ADDONS.values() if a.pre_steps] \
         + ["cluster_addon"]
