@@ -44,7 +44,7 @@ CONTRACT: dict[str, Var] = _vars(
         "NodePort range `a-b`; must match kube-apiserver `--service-node-port-range`. "
         "Node preparation reserves it in `net.ipv4.ip_local_reserved_ports`."),
     Var("k8s_apply", "api",
-        "`api`: apply objects with kubernetes.core (server-side apply). `render`: write the final "
+        "`api`: apply objects to the live cluster (server-side apply). `render`: write the final "
         "objects as YAML files into `k8s_render_dir` (GitOps, CI, the lab).",
         default_doc="`render` in the lab inventory, `api` otherwise"),
     Var("k8s_render_dir", None,

@@ -85,7 +85,7 @@ def _lb_announcement(live: dict) -> list[dict]:
     bgp = [(status.get("status") or {}) for status in live.get("bgp_status") or []]
     bgp = [st for st in bgp if st.get("serviceName") == "verify-lb"]
     for result in live.get("arp") or []:
-        address = (result.get("item") or {}).get("item", {}).get("arp")
+        address = (result.get("item") or {}).get("arp")
         if "verify-lb" not in announced and bgp:
             nodes = sorted({st.get("node") for st in bgp if st.get("node")})
             peers = sorted({p for st in bgp for p in st.get("peers") or []})
@@ -143,7 +143,7 @@ CHECK_MARK, STDERR_MARK = "@@k8snet-check ", "@@k8snet-stderr"
 
 
 def split_batch(result: dict) -> list[dict]:
-    """One exec that ran several checks (its item is [pod, [check, ...]]) as one result per check,
+    """One exec or command that ran several checks (its item is [pod or client, [check, ...]]) as one result per check,
     each like a single k8s_exec result: item, rc, stdout, stderr. A check the output does not reach
     (the exec failed before it) gets the exec's error. A result of one check (not a batch) is returned
     as it is."""
@@ -171,8 +171,9 @@ def split_batch(result: dict) -> list[dict]:
 def live_checks(live: dict) -> dict:
     """The raw results of the api-mode checks as {kind: [{what, ok, detail}]}."""
     checks: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    pod = [one for result in live.get("pod") or [] for one in split_batch(result)]
-    for result in [*pod, *(live.get("external") or [])]:
+    # The checks inside each pod ran as one exec per pod, those from the client as one command (batches).
+    batches = [*(live.get("pod") or []), *(live.get("external") or [])]
+    for result in [one for batch in batches for one in split_batch(batch)]:
         check = _check(result)
         checks.setdefault(check["kind"], []).append(check)
     checks["external-to-service"].extend(_lb_announcement(live) + _bgp_sessions(live))

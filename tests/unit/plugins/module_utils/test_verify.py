@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import subprocess
+import sys
+import threading
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import verify
 
@@ -71,7 +75,7 @@ LIVE = {
     "external": [ext_check("NodePort 192.168.56.11:31234 (node1)", "200 verify-b"),
                  ext_check("NodePort 192.168.56.12:31234 (node2)", "", rc=1),
                  ext_check("LoadBalancer 192.168.56.240:8080 (MetalLB)", "200 verify-a", arp="192.168.56.240")],
-    "arp": [{"item": {"item": {"arp": "192.168.56.240"}}, "rc": 0,
+    "arp": [{"item": {"arp": "192.168.56.240"}, "rc": 0,
              "stdout": '[{"dst":"192.168.56.240","dev":"eth0","lladdr":"02:6b:38:02:01:00","state":["REACHABLE"]}]'}],
     "l2_status": [{"status": {"serviceName": "verify-lb", "node": "node2"}}],
 }
@@ -172,7 +176,7 @@ def test_the_speakers_last_session_event_per_peer_is_its_state():
 
 
 def test_a_bgp_pool_is_evidenced_by_servicebgpstatus_and_every_speakers_session():
-    live = {"arp": [{"item": {"item": {"arp": "172.16.10.1"}}, "stdout": "[]"}],
+    live = {"arp": [{"item": {"arp": "172.16.10.1"}, "stdout": "[]"}],
             "bgp_status": [{"status": {"serviceName": "verify-lb", "node": n, "peers": ["lab-router"]}}
                            for n in ("node2", "node3")],
             "bgp_peers": [{"name": "lab-router", "address": "192.168.56.4"}],
@@ -184,3 +188,34 @@ def test_a_bgp_pool_is_evidenced_by_servicebgpstatus_and_every_speakers_session(
     assert rows["BGP session node2 -> lab-router 192.168.56.4"]["ok"]
     node3 = rows["BGP session node3 -> lab-router 192.168.56.4"]
     assert not node3["ok"] and "bad peer AS" in node3["detail"]             # the negative control
+
+
+def test_the_clients_checks_run_as_one_batch_and_are_judged_one_by_one():
+    """roles/verify/files/http_get.py --batch against a local server, its output split by live_checks."""
+    class Hostname(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"verify-a for {self.headers.get('Host')}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hostname)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hostname"
+    checks = [{"kind": "external-to-service", "what": "NodePort", "url": url, "expect": "200 verify-"},
+              {"kind": "external-to-service", "what": "refused", "url": "http://127.0.0.1:1/", "expect": "200 verify-"},
+              {"kind": "external-to-service", "what": "Ingress", "url": url, "host": "verify.k8snet.test",
+               "expect": "200 verify-a for verify.k8snet.test"}]
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "roles/verify/files/http_get.py"), "--batch",
+                               json.dumps(checks)], capture_output=True, text=True, check=True, timeout=30)
+    finally:
+        server.shutdown()
+    batch = {"item": ["client", checks], "rc": done.returncode, "stdout": done.stdout}
+    judged = {c["what"]: c for c in verify.live_checks({"external": [batch]})["external-to-service"]}
+    assert judged["NodePort"]["ok"] and judged["Ingress"]["ok"]
+    assert not judged["refused"]["ok"] and "no answer" in judged["refused"]["detail"]
