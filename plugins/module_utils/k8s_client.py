@@ -26,6 +26,10 @@ else:
     HAS_KUBERNETES = True
 
 
+# The options every k8s_* module takes to reach the cluster (documented in doc_fragments/cluster.py).
+CONNECTION_SPEC = {"kubeconfig": {"type": "path"}, "context": {"type": "str"}}
+
+
 class ClusterError(Exception):
     """A request the modules cannot go on from; the message names what and why."""
 

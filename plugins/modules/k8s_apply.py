@@ -52,12 +52,6 @@ options:
       - What M(onprem.k8snet.k8s_manifests) returned in its C(components) (add-on name to its C(objects));
         every add-on of O(components) must be there.
     type: dict
-  kubeconfig:
-    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
   wait_timeout:
     description: Seconds to wait for CRDs, rollouts and webhooks, each phase.
     type: int
@@ -113,8 +107,8 @@ attributes:
     support: full
   diff_mode:
     support: none
-requirements:
-  - kubernetes (Python client)
+extends_documentation_fragment:
+  - onprem.k8snet.cluster
 """
 
 EXAMPLES = r"""
@@ -194,15 +188,20 @@ import time
 from ansible_collections.onprem.k8snet.plugins.module_utils import apply as plan_apply
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, failure, message
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
+    CONNECTION_SPEC,
+    Cluster,
+    ClusterError,
+    failure,
+    message,
+)
 
 ARGUMENT_SPEC = {
     "component": {"type": "str"},
     "objects": {"type": "list", "elements": "dict"},
     "components": {"type": "list", "elements": "str"},
     "manifests": {"type": "dict"},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
+    **CONNECTION_SPEC,
     "wait_timeout": {"type": "int", "default": 300},
     "prune": {"type": "bool", "default": True},
     "field_manager": {"type": "str", "default": "k8snet"},

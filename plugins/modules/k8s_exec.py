@@ -39,19 +39,13 @@ options:
     description: Seconds the command may take before the module gives up on it.
     type: int
     default: 60
-  kubeconfig:
-    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
 attributes:
   check_mode:
     support: none
   diff_mode:
     support: none
-requirements:
-  - kubernetes (Python client)
+extends_documentation_fragment:
+  - onprem.k8snet.cluster
 """
 
 EXAMPLES = r"""
@@ -86,7 +80,7 @@ stderr:
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, failure
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import CONNECTION_SPEC, Cluster, failure
 
 ARGUMENT_SPEC = {
     "namespace": {"type": "str", "required": True},
@@ -94,8 +88,7 @@ ARGUMENT_SPEC = {
     "container": {"type": "str"},
     "argv": {"type": "list", "elements": "str", "required": True},
     "timeout": {"type": "int", "default": 60},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
+    **CONNECTION_SPEC,
 }
 
 

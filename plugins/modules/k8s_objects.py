@@ -54,19 +54,13 @@ options:
     description: Seconds O(wait) waits before failing, naming what is left.
     type: int
     default: 120
-  kubeconfig:
-    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
-requirements:
-  - kubernetes (Python client)
+extends_documentation_fragment:
+  - onprem.k8snet.cluster
 """
 
 EXAMPLES = r"""
@@ -110,7 +104,12 @@ changed_objects:
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, ClusterError, failure
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
+    CONNECTION_SPEC,
+    Cluster,
+    ClusterError,
+    failure,
+)
 
 ARGUMENT_SPEC = {
     "objects": {"type": "list", "elements": "dict", "required": True},
@@ -120,8 +119,7 @@ ARGUMENT_SPEC = {
     "grace_period": {"type": "int"},
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 120},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
+    **CONNECTION_SPEC,
 }
 
 

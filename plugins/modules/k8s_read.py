@@ -47,19 +47,13 @@ options:
       - One request more; the network plan reads it once, with kube-proxy's configuration.
     type: bool
     default: false
-  kubeconfig:
-    description: Path of the kubeconfig; the client's default (C(~/.kube/config), C(KUBECONFIG)) when empty.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
-requirements:
-  - kubernetes (Python client)
+extends_documentation_fragment:
+  - onprem.k8snet.cluster
 """
 
 EXAMPLES = r"""
@@ -101,7 +95,7 @@ server_version:
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import Cluster, failure
+from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import CONNECTION_SPEC, Cluster, failure
 
 ARGUMENT_SPEC = {
     "api_version": {"type": "str", "default": "v1"},
@@ -111,8 +105,7 @@ ARGUMENT_SPEC = {
     "label_selectors": {"type": "list", "elements": "str", "default": []},
     "field_selectors": {"type": "list", "elements": "str", "default": []},
     "server_version": {"type": "bool", "default": False},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
+    **CONNECTION_SPEC,
 }
 
 
