@@ -71,13 +71,18 @@ class Change:
         return asdict(self)
 
 
+# The cluster settings a day-2 change is about. Not upstream_mirror: where this controller fetches the pinned
+# (sha256-checked) manifests changes nothing in the cluster, and a run from a shell without
+# K8SNET_UPSTREAM_MIRROR must not rewrite the record or report a change.
+CLUSTER_KEYS = ("pod_cidr", "service_cidr", "node_pod_prefix", "nodeport_range", "apply", "kube_version",
+                "registry_mirror")
+
+
 def comparable(plan: dict | None) -> dict:
     """The parts of a plan that a day-2 change is about (facts-derived and volatile parts left out)."""
     if not plan:
         return {}
-    cluster = {k: plan["cluster"].get(k) for k in ("pod_cidr", "service_cidr", "node_pod_prefix",
-                                                   "nodeport_range", "apply", "kube_version",
-                                                   "registry_mirror", "upstream_mirror")}
+    cluster = {k: plan["cluster"].get(k) for k in CLUSTER_KEYS}
     nodes = {}
     for name, node in plan.get("nodes", {}).items():
         iface = node.get("iface") or {}
@@ -141,7 +146,8 @@ def load(text: str | None) -> dict:
         raise ValueError(f"the last applied plan is not JSON ({e}); remove it to start over") from e
     if data.get("format") == RECORD_FORMAT:
         applied = data["applied"]
-        return {**applied, "nodes": _unpack_nodes(applied["nodes"])}
+        cluster = {k: v for k, v in (applied.get("cluster") or {}).items() if k in CLUSTER_KEYS}  # older records
+        return {**applied, "cluster": cluster, "nodes": _unpack_nodes(applied["nodes"])}
     return comparable(data["plan"]) if data.get("plan") else {}
 
 

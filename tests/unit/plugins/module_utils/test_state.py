@@ -59,6 +59,15 @@ def test_same_plan_has_no_changes_even_if_volatile_parts_differ():
     assert state.report([]) == ["no change since the last applied plan"]
 
 
+def test_where_the_controller_fetches_the_manifests_is_no_change_and_not_in_the_record():
+    """A run from a shell with K8SNET_UPSTREAM_MIRROR set, then one without, changes nothing in the cluster."""
+    mirrored = changed(cluster__upstream_mirror="/work/shared/upstream")
+    assert state.diff(APPLIED, mirrored) == [] and state.record(mirrored, "0.2.0") == state.record(PLAN, "0.2.0")
+    older = json.loads(state.record(PLAN, "0.2.0"))                  # a record written before it was left out
+    older["applied"]["cluster"]["upstream_mirror"] = "/work/shared/upstream"
+    assert state.diff(state.load(json.dumps(older)), PLAN) == []
+
+
 @pytest.mark.parametrize(("edit", "path"), [
     ({"cluster__pod_cidr": {"ipv4": "10.200.0.0/16", "ipv6": None}}, "cluster.pod_cidr.ipv4"),
     ({"cluster__service_cidr": {"ipv4": "10.100.0.0/16", "ipv6": None}}, "cluster.service_cidr.ipv4"),
