@@ -12,6 +12,7 @@ check mode and ``--diff`` report exactly what ``apply_changes`` would do.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
@@ -157,6 +158,16 @@ def write_file(full: str, content: str) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def write_if_changed(full: str, content: str, check: bool = False) -> bool:
+    """Whether ``full`` lacks ``content``; written (at once, unless ``check``) when it does (reports, pictures)."""
+    with contextlib.suppress(FileNotFoundError), open(full, encoding="utf-8") as handle:
+        if handle.read() == content:
+            return False
+    if not check:
+        write_file(full, content)
+    return True
 
 
 def apply_changes(changes: Changes) -> None:

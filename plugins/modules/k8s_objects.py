@@ -103,6 +103,8 @@ changed_objects:
   sample: [Namespace k8snet-verify]
 """
 
+from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+from ansible_collections.onprem.k8snet.plugins.module_utils.apply import resource_version
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
     CONNECTION_SPEC,
@@ -130,12 +132,11 @@ def reference(obj: dict, index: int) -> dict:
                               ("metadata.name", meta.get("name"))) if not v]
     if missing:
         raise ClusterError(f"objects[{index}]: {', '.join(missing)} missing")
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": meta.get("namespace"),
-            "name": meta["name"]}
+    return kube.reference(obj)
 
 
 def label(r: dict) -> str:
-    return f"{r['kind']} {r['namespace']}/{r['name']}" if r.get("namespace") else f"{r['kind']} {r['name']}"
+    return kube.describe(kube.as_object(r))
 
 
 def _write(cluster: Cluster, params: dict, obj: dict, ref: dict, check_mode: bool) -> tuple[dict, bool]:
@@ -148,9 +149,7 @@ def _write(cluster: Cluster, params: dict, obj: dict, ref: dict, check_mode: boo
             raise ClusterError(f"{label(ref)}: not found (state patched changes an existing object)")
         body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         answer = cluster.patch(ref, body, check_mode)
-    moved = before is None or (answer.get("metadata") or {}).get("resourceVersion") != \
-        (before.get("metadata") or {}).get("resourceVersion")
-    return answer, moved
+    return answer, before is None or resource_version(answer) != resource_version(before)
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:

@@ -98,8 +98,7 @@ import os
 from ansible_collections.onprem.k8snet.plugins.module_utils import picture
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.kube import ManifestError, load_directory
-from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_file
-from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_file
+from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_if_changed
 
 ARGUMENT_SPEC = {"plan": {"type": "dict", "required": True},
                  "objects": {"type": "list", "elements": "dict", "default": []},
@@ -129,9 +128,8 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
         result["markdown"] = picture.markdown(flowchart, f"{name} was not drawn ({missing}); this is the same picture.")
         return result
     note = f"The same picture, drawn by Graphviz: {name} beside this file."
-    result.update(drawn=True, changed=read_file(dest) != drawing, markdown=picture.markdown(flowchart, note))
-    if result["changed"] and not check_mode:
-        write_file(dest, drawing)
+    result.update(drawn=True, changed=write_if_changed(dest, drawing, check_mode),
+                  markdown=picture.markdown(flowchart, note))
     return result
 
 

@@ -50,8 +50,7 @@ dest:
 """
 
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
-from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_file
-from ansible_collections.onprem.k8snet.plugins.module_utils.sysctl import read_file
+from ansible_collections.onprem.k8snet.plugins.module_utils.render import write_if_changed
 
 ARGUMENT_SPEC = {"dest": {"type": "path", "required": True},
                  "content": {"type": "str", "required": True}}
@@ -62,9 +61,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
     del diff
     dest, content = params["dest"], params["content"]
     try:
-        changed = read_file(dest) != content
-        if changed and not check_mode:
-            write_file(dest, content)
+        changed = write_if_changed(dest, content, check_mode)
     except OSError as e:
         return {"failed": True, "changed": False, "dest": dest, "msg": f"{dest}: {e.strerror or e}"}
     return {"changed": changed, "dest": dest}

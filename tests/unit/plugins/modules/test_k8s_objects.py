@@ -17,11 +17,12 @@ class FakeCluster:
 
     @staticmethod
     def key(obj):
+        """(kind, namespace or None, name), as the real Cluster reads "" and a missing namespace alike."""
         meta = obj.get("metadata") or obj
-        return obj["kind"], meta.get("namespace"), meta["name"]
+        return obj["kind"], meta.get("namespace") or None, meta["name"]
 
     def get(self, r):
-        return self.store.get((r["kind"], r.get("namespace"), r["name"]))
+        return self.store.get(self.key(r))
 
     def _stored(self, obj, dry_run):
         self.version += 1
@@ -49,8 +50,8 @@ class FakeCluster:
 
     def delete(self, r, grace_period=None):
         self.calls.append(("delete", r["name"], grace_period))
-        if (r["kind"], r.get("namespace"), r["name"]) not in self.linger:
-            self.store.pop((r["kind"], r.get("namespace"), r["name"]), None)
+        if self.key(r) not in self.linger:
+            self.store.pop(self.key(r), None)
 
     def wait_gone(self, refs, timeout):
         self.calls.append(("wait", [r["name"] for r in refs], timeout))
