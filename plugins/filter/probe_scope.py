@@ -42,7 +42,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The plan, with C(probes) scoped and C(probes.scope) added.
+  description:
+    - The plan, with C(probes) scoped, C(probes.scope) added and C(probes.nodes), the nodes with a share in the
+      probes (empty when nothing is probed).
   type: dict
 """
 

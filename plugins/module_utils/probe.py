@@ -207,6 +207,9 @@ def _new_addresses(sweeps: dict, previous_pools: list[dict]) -> dict:
     return out
 
 
+PROBE_KINDS = ("vxlan", "arp", "ports", "pools")        # the shares a node may have in a run's probes
+
+
 def scoped(plan: dict, previous: dict | None, unprepared: list[str] | tuple = ()) -> dict:
     """The probes this run sends, given the plan last applied (recorded after a run whose probes passed;
     its comparable part, as state.load reads it from the record).
@@ -215,8 +218,18 @@ def scoped(plan: dict, previous: dict | None, unprepared: list[str] | tuple = ()
     otherwise only the pairs with a new, changed or unprepared node at one end (unprepared: no trace of
     node preparation, such as a reinstalled host with the same NIC) and the pool addresses that are new,
     so a run with no change sends none (verify.yml, which passes no previous plan, probes everything).
-    Returns the probes with `scope`, one line saying which.
+    Returns the probes with `scope`, one line saying which, and `nodes`, the nodes with a share in them (none
+    on such a run: site.yml then skips the probe play).
     """
+    return _with_nodes(_scoped(plan, previous, unprepared))
+
+
+def _with_nodes(probes: dict) -> dict:
+    shares = [probes.get(kind) or {} for kind in PROBE_KINDS]
+    return {**probes, "nodes": sorted({host for share in shares for host, entry in share.items() if entry})}
+
+
+def _scoped(plan: dict, previous: dict | None, unprepared) -> dict:
     probes = plan["probes"]
     if probes.get("policy") == "all":
         return {**probes, "scope": "all pairs and pool addresses (k8s_probe_scope: all)"}

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: k8s_read
 author: k8snet maintainers
 version_added: 0.2.0
-short_description: Read the objects of one kind (or one object) from the live cluster
+short_description: Read the objects of one kind (or one object), or of several queries, from the live cluster
 description:
   - What the roles read from the cluster in api mode (the last applied plan, Services, Nodes, kube-proxy's
     configuration, an IngressClass), with the options of C(kubernetes.core.k8s_info) that they use.
@@ -15,6 +15,8 @@ description:
     a request, not a Python interpreter and the client's import; a run makes a dozen of them.
   - A kind the cluster does not serve (its CRD is not installed) and a named object that does not exist
     both give no resources, not an error.
+  - With O(queries), several reads in one call, sent at once (RV(results), by key): what the network plan checks
+    the cluster against is one task, not one per kind.
   - Changes nothing; check mode reads the same.
 options:
   api_version:
@@ -22,9 +24,10 @@ options:
     type: str
     default: v1
   kind:
-    description: The kind to read (C(Service), C(Node), C(ConfigMap), ...).
+    description:
+      - The kind to read (C(Service), C(Node), C(ConfigMap), ...).
+      - Required unless O(queries) is given.
     type: str
-    required: true
   namespace:
     description: Only objects of this namespace; every namespace when empty.
     type: str
@@ -47,6 +50,41 @@ options:
       - One request more; the network plan reads it once, with kube-proxy's configuration.
     type: bool
     default: false
+  queries:
+    description:
+      - Several reads at once instead of O(kind) (mutually exclusive with it), each named by its C(key) in
+        RV(results). The first that fails fails the call, naming it.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The name of this read in RV(results).
+        type: str
+        required: true
+      api_version:
+        description: As O(api_version).
+        type: str
+        default: v1
+      kind:
+        description: As O(kind).
+        type: str
+        required: true
+      namespace:
+        description: As O(namespace).
+        type: str
+      name:
+        description: As O(name).
+        type: str
+      label_selectors:
+        description: As O(label_selectors).
+        type: list
+        elements: str
+        default: []
+      field_selectors:
+        description: As O(field_selectors).
+        type: list
+        elements: str
+        default: []
 attributes:
   check_mode:
     support: full
@@ -79,14 +117,27 @@ EXAMPLES = r"""
     name: kube-proxy
     server_version: true
   register: kube_proxy
+
+- name: Read the Nodes and kube-proxy's configuration in one call
+  onprem.k8snet.k8s_read:
+    queries:
+      - {key: nodes, kind: Node}
+      - {key: kube_proxy, kind: ConfigMap, namespace: kube-system, name: kube-proxy}
+  register: live
+  # live.results.nodes, live.results.kube_proxy
 """
 
 RETURN = r"""
 resources:
   description: The objects found, each with its apiVersion and kind.
-  returned: always
+  returned: unless O(queries) is given
   type: list
   elements: dict
+results:
+  description: The objects each query found, by its key.
+  returned: when O(queries) is given
+  type: dict
+  sample: {nodes: [{apiVersion: v1, kind: Node, metadata: {name: node1}}], kube_proxy: []}
 server_version:
   description: The API server's gitVersion.
   returned: when O(server_version) is true
@@ -97,37 +148,67 @@ server_version:
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import CONNECTION_SPEC, Cluster, failure
 
-ARGUMENT_SPEC = {
+QUERY_SPEC = {
     "api_version": {"type": "str", "default": "v1"},
-    "kind": {"type": "str", "required": True},
+    "kind": {"type": "str"},
     "namespace": {"type": "str"},
     "name": {"type": "str"},
     "label_selectors": {"type": "list", "elements": "str", "default": []},
     "field_selectors": {"type": "list", "elements": "str", "default": []},
+}
+ARGUMENT_SPEC = {
+    **QUERY_SPEC,
     "server_version": {"type": "bool", "default": False},
+    "queries": {"type": "list", "elements": "dict",
+                "options": {"key": {"type": "str", "required": True}, **QUERY_SPEC,
+                            "kind": {"type": "str", "required": True}}},
     **CONNECTION_SPEC,
 }
+ARGUMENT_RULES = {"required_one_of": [("kind", "queries")], "mutually_exclusive": [("kind", "queries")]}
+
+
+def described(query: dict) -> str:
+    kind, namespace, name = query["kind"], query.get("namespace"), query.get("name")
+    return f"{kind} {namespace}/{name}" if name and namespace else f"{kind} {name}" if name else \
+        f"{kind} in namespace {namespace}" if namespace else kind
+
+
+def read(cluster: Cluster, query: dict) -> list[dict]:
+    return cluster.find(query.get("api_version") or "v1", query["kind"], namespace=query.get("namespace"),
+                        name=query.get("name"), label_selectors=query.get("label_selectors") or [],
+                        field_selectors=query.get("field_selectors") or [])
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
-    """The objects of the query; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
+    """The objects of the query (or of each query); a failure comes back as {failed, msg} (it also runs in the
+    controller's process)."""
     del check_mode, diff
-    kind, namespace, name = params["kind"], params.get("namespace"), params.get("name")
-    what = f"{kind} {namespace}/{name}" if name and namespace else f"{kind} {name}" if name else \
-        f"{kind} in namespace {namespace}" if namespace else kind
+    queries = params.get("queries")
+    what = "the cluster" if queries else described(params)
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
-        found = cluster.find(params["api_version"], params["kind"], namespace=params.get("namespace"),
-                             name=params.get("name"), label_selectors=params["label_selectors"],
-                             field_selectors=params["field_selectors"])
+        if queries:
+            def one(query: dict) -> tuple[str, list | Exception]:
+                try:
+                    return query["key"], read(cluster, query)
+                except Exception as e:                   # named with its query below
+                    return described(query), e
+            answers = cluster.each(one, queries)
+            for key, found in answers:
+                if isinstance(found, Exception):
+                    what = key
+                    raise found
+            out = {"results": dict(answers)}
+        else:
+            out = {"resources": read(cluster, params)}
         version = {"server_version": cluster.server_version()} if params.get("server_version") else {}
     except Exception as e:
         return failure(f"reading {what}", params.get("kubeconfig"), e)
-    return {"changed": False, "resources": found, **version}
+    return {"changed": False, **out, **version}
 
 
 def main() -> None:
-    run_module(run, ARGUMENT_SPEC)
+    run_module(run, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ def test_a_run_with_nothing_changed_sends_no_probe_and_says_why():
     scoped = probe.scoped(plan_of(3), applied(plan_of(3)))
     assert (scoped["vxlan"], scoped["ports"], scoped["pools"]) == ({}, {}, {})
     assert scoped["scope"].startswith("none: nothing the probes depend on changed")
+    assert scoped["nodes"] == []                                 # site.yml skips the probe play
 
 
 def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everything():
@@ -85,6 +86,7 @@ def test_a_first_run_or_k8s_probe_scope_all_or_an_overlay_change_probes_everythi
         assert pairs_of(scoped["vxlan"]) == pairs_of(full["vxlan"]) and len(pairs_of(scoped["vxlan"])) == 6
         assert scoped["pools"]["node1"]["addresses"] == full["pools"]["node1"]["addresses"]
         assert why in scoped["scope"]
+        assert scoped["nodes"] == ["node1", "node2", "node3"]
 
 
 def test_an_added_node_probes_only_its_pairs_both_ways_and_its_peers_keep_their_device_and_listeners():
@@ -96,6 +98,7 @@ def test_an_added_node_probes_only_its_pairs_both_ways_and_its_peers_keep_their_
     assert all(entry["listen"] for entry in scoped["ports"].values())
     assert scoped["pools"] == {}
     assert scoped["scope"].startswith("only the pairs of node4")
+    assert scoped["nodes"] == ["node1", "node2", "node3", "node4"]
 
 
 def test_a_node_whose_nic_changed_is_probed_again_and_only_new_pool_addresses_are_swept():
