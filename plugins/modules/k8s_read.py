@@ -15,7 +15,7 @@ description:
     a request, not a Python interpreter and the client's import; a run makes a dozen of them.
   - A kind the cluster does not serve (its CRD is not installed) and a named object that does not exist
     both give no resources, not an error.
-  - With O(queries), several reads in one call, sent at once (RV(results), by key): what the network plan checks
+  - With O(queries), several reads in one call, sent at once (RV(results), by key). What the network plan checks
     the cluster against is one task, not one per kind.
   - Changes nothing; check mode reads the same.
 options:

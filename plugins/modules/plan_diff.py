@@ -14,6 +14,8 @@ description:
     adding nodes) or disruptive (pod or service network, node pod prefix, flannel backend, VNI, port).
   - Fails, before anything is changed, when a change is disruptive and O(allow_disruptive) is false,
     saying what would break and how to do it instead.
+  - Given the live O(services) (api mode), also fails when a MetalLB pool is removed or shrunk past an address
+    a LoadBalancer Service holds (unless O(allow_disruptive)), naming the Service, the address and the pool.
   - Changes nothing; run it on the controller.
 options:
   recorded:
@@ -29,6 +31,12 @@ options:
     description: Apply disruptive changes anyway (the inventory's C(k8s_allow_disruptive)).
     type: bool
     default: false
+  services:
+    description:
+      - The cluster's Services as read from it (api mode); the pools of the last applied plan and of this one
+        are checked against the LoadBalancer addresses they hold. Not checked when omitted (render mode).
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: full
@@ -79,11 +87,12 @@ previous:
   type: dict
 """
 
-from ansible_collections.onprem.k8snet.plugins.module_utils import state
+from ansible_collections.onprem.k8snet.plugins.module_utils import reconcile, state
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 
 ARGUMENT_SPEC = {"recorded": {"type": "str"}, "plan": {"type": "dict", "required": True},
-                 "allow_disruptive": {"type": "bool", "default": False}}
+                 "allow_disruptive": {"type": "bool", "default": False},
+                 "services": {"type": "list", "elements": "dict"}}
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
@@ -98,10 +107,18 @@ def run(params: dict, check_mode: bool = False, diff: bool = False) -> dict:
               "report": state.report(changes, first_run=not previous),
               "disruptive": any(c.kind == state.DISRUPTIVE for c in changes), "digest": state.digest(plan),
               "record": state.record(plan, plan.get("project_version", ""))}
+    if params["allow_disruptive"]:
+        return result
     refused = state.refusals(changes)
-    if refused and not params["allow_disruptive"]:
+    if refused:
         return {"failed": True, "msg": "Refusing disruptive changes (nothing was changed):\n" + "\n".join(refused),
                 "report": result["report"]}
+    held = reconcile.pool_shrink_refusals(list(((previous.get("metallb") or {}).get("pools") or {}).values()),
+                                          (plan.get("metallb") or {}).get("pools") or [], params.get("services") or [])
+    if held:
+        return {"failed": True, "report": result["report"],
+                "msg": "\n".join(["Refusing pool changes that take addresses from Services (nothing was changed); set "
+                                  "k8s_allow_disruptive: true to apply them anyway:", *held])}
     return result
 
 

@@ -125,6 +125,30 @@ def test_plan_diff_run_refuses_a_disruptive_change_unless_allowed_and_returns_th
     assert (first["previous"], first["report"]) == ({}, ["nothing applied yet: this run installs everything"])
 
 
+def test_plan_diff_refuses_shrinking_a_pool_past_an_address_a_service_holds_given_the_services():
+    from ansible_collections.onprem.k8snet.plugins.modules import plan_diff
+
+    def with_pool(last: str) -> dict:
+        plan = copy.deepcopy(PLAN)
+        plan["metallb"]["pools"] = [{"name": "a", "mode": "l2", "addresses": [f"192.168.56.240-{last}"],
+                                     "ranges": [{"first": "192.168.56.240", "last": last, "family": 4}]}]
+        return plan
+
+    recorded = state.record(with_pool("192.168.56.243"), "0.2.0")
+    held = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+             "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": "192.168.56.243"}]}}}]
+    shrunk = with_pool("192.168.56.242")
+    refused = plan_diff.run({"recorded": recorded, "plan": shrunk, "allow_disruptive": False, "services": held})
+    assert refused["failed"] and refused["msg"].startswith(
+        "Refusing pool changes that take addresses from Services (nothing was changed); set k8s_allow_disruptive")
+    assert "Service default/web holds 192.168.56.243 from MetalLB pool a" in refused["msg"]
+    # allowed, without the Services (render mode), or with the address still in the pool: not refused
+    for params in ({"allow_disruptive": True, "services": held}, {"allow_disruptive": False},
+                   {"allow_disruptive": False, "services": held, "plan": with_pool("192.168.56.250")}):
+        outcome = plan_diff.run({"recorded": recorded, "plan": shrunk, **params})
+        assert not outcome.get("failed"), (params, outcome.get("msg"))
+
+
 def big_plan(count: int) -> dict:
     plan = copy.deepcopy(PLAN)
     plan["nodes"] = {f"worker-{i:05d}.site.example.org": node(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
