@@ -143,14 +143,10 @@ class Cluster:
             self.client.delete(res, name=r["name"], namespace=r.get("namespace") or None,
                                propagation_policy="Background", grace_period_seconds=grace_period)
 
-    def wait_gone(self, refs: list[dict], timeout: float, poll: float = 0.5) -> list[dict]:
+    def wait_gone(self, refs: list[dict], timeout: float, interval: float = 0.5) -> list[dict]:
         """Wait until none of the objects exists any more; those still there after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = [r for r in refs if self.get(r) is not None]
-            if not left or time.monotonic() >= deadline:
-                return left
-            time.sleep(poll)
+        left, _ = poll(lambda: [r for r in refs if self.get(r) is not None] or None, timeout, interval)
+        return left or []
 
     def exec(self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float) -> dict:
         """Run ``argv`` in a container of a running pod; its exit code, stdout and stderr.
@@ -174,6 +170,15 @@ class Cluster:
         finally:
             resp.close()
         return {"rc": exit_code(status), "stdout": "".join(out), "stderr": "".join(err)}
+
+
+def poll(problem, timeout: float, interval: float) -> tuple[object, float]:
+    """Ask ``problem()`` (what is not done yet, or None when done) every ``interval`` seconds until it is done or
+    ``timeout`` seconds have passed; the last answer (None when done) and the seconds waited."""
+    started = time.monotonic()
+    while (answer := problem()) is not None and time.monotonic() - started < timeout:
+        time.sleep(interval)
+    return answer, time.monotonic() - started
 
 
 def exit_code(status: dict) -> int:

@@ -194,6 +194,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
     ClusterError,
     failure,
     message,
+    poll,
 )
 
 ARGUMENT_SPEC = {
@@ -236,12 +237,10 @@ def load(item: dict) -> dict:
 
 def wait_for(what: str, problem, timeout: float, waited: list) -> None:
     """Poll `problem()` (a reason, or None when done) until done; fail naming the last reason."""
-    started = time.monotonic()
-    while (reason := problem()) is not None:
-        if time.monotonic() - started > timeout:
-            raise ApplyError(f"timed out after {timeout:g} s waiting for {what}: {reason}")
-        time.sleep(POLL)
-    waited.append({"what": what, "seconds": round(time.monotonic() - started, 1)})
+    reason, seconds = poll(problem, timeout, POLL)
+    if reason is not None:
+        raise ApplyError(f"timed out after {timeout:g} s waiting for {what}: {reason}")
+    waited.append({"what": what, "seconds": round(seconds, 1)})
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:

@@ -179,6 +179,14 @@ def read(cluster: Cluster, query: dict) -> list[dict]:
                         field_selectors=query.get("field_selectors") or [])
 
 
+def attempt(cluster: Cluster, query: dict) -> tuple[list | None, Exception | None]:
+    """read(), its error returned instead of raised (to be named with its query)."""
+    try:
+        return read(cluster, query), None
+    except Exception as e:
+        return None, e
+
+
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
     """The objects of the query (or of each query); a failure comes back as {failed, msg} (it also runs in the
     controller's process)."""
@@ -188,17 +196,12 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Clu
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
         if queries:
-            def one(query: dict) -> tuple[str, list | Exception]:
-                try:
-                    return query["key"], read(cluster, query)
-                except Exception as e:                   # named with its query below
-                    return described(query), e
-            answers = cluster.each(one, queries)
-            for key, found in answers:
-                if isinstance(found, Exception):
-                    what = key
-                    raise found
-            out = {"results": dict(answers)}
+            answers = cluster.each(lambda query: attempt(cluster, query), queries)
+            for query, (_, error) in zip(queries, answers, strict=True):
+                if error is not None:
+                    what = described(query)
+                    raise error
+            out = {"results": {query["key"]: found for query, (found, _) in zip(queries, answers, strict=True)}}
         else:
             out = {"resources": read(cluster, params)}
         version = {"server_version": cluster.server_version()} if params.get("server_version") else {}

@@ -171,6 +171,23 @@ def test_a_k8s_version_the_api_server_contradicts(day0, run_playbook, tmp_path):
     assert day0.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0
 
 
+def test_a_cluster_that_does_not_answer(day0, run_playbook, tmp_path):
+    """The API server's address with a port nothing listens on: the validation's one read fails, named."""
+    config = yaml.safe_load(day0.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    config["clusters"][0]["cluster"]["server"] = server.rsplit(":", 1)[0] + ":6444"
+    silent = tmp_path / "silent.conf"
+    silent.write_text(yaml.safe_dump(config))
+    result = run_playbook("site.yml", day0.inventory,
+                          extravars={"k8s_render_dir": str(tmp_path / "staging"), "k8s_kubeconfig": str(silent)})
+    assert result.rc != 0, "site.yml passed"
+    said = result.failed_messages()
+    assert "The cluster could not be read; nothing was changed." in said, said
+    assert f"reading ConfigMap kube-system/kube-proxy: the cluster of {silent} did not answer as expected" in said
+    assert result.changed_hosts() == []
+    assert day0.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0
+
+
 def test_the_same_cluster_put_back_passes_the_validation(day0, run_playbook, tmp_path):
     result = run_playbook("playbooks/validate.yml", day0.inventory,
                           extravars={"k8s_render_dir": str(tmp_path / "staging")})

@@ -109,3 +109,26 @@ def test_the_server_version_only_when_asked(cluster, monkeypatch):
     with_version = read(cluster, kind="ConfigMap", namespace="kube-system", name="kube-proxy", server_version=True)
     assert with_version["server_version"] == "v1.35.4" and asked == [1]
     assert [r["metadata"]["name"] for r in with_version["resources"]] == ["kube-proxy"]
+
+
+def test_queries_answer_by_key_and_the_first_that_fails_is_named(cluster):
+    queries = [{"key": "services", "kind": "Service", "label_selectors": ["k8s-app=kube-dns"]},
+               {"key": "kube_proxy", "kind": "ConfigMap", "namespace": "kube-system", "name": "kube-proxy"},
+               {"key": "pools", "api_version": "metallb.io/v1beta1", "kind": "IPAddressPool"}]
+    result = k8s_read.run({"queries": queries, "server_version": False, "kubeconfig": None}, cluster=cluster)
+    assert set(result) == {"changed", "results"}
+    assert [s["metadata"]["name"] for s in result["results"]["services"]] == ["kube-dns"]
+    assert [c["metadata"]["name"] for c in result["results"]["kube_proxy"]] == ["kube-proxy"]
+    assert result["results"]["pools"] == []                      # a kind without its CRD: nothing, not an error
+
+    real_get = cluster.client.get
+
+    def no_configmaps(res, **kwargs):
+        if res[1] == "ConfigMap":
+            raise PermissionError("configmaps is forbidden")
+        return real_get(res, **kwargs)
+    cluster.client.get = no_configmaps
+    refused = k8s_read.run({"queries": queries, "kubeconfig": "/etc/k8snet/admin.conf"}, cluster=cluster)
+    assert refused["failed"] is True
+    assert refused["msg"].startswith("reading ConfigMap kube-system/kube-proxy: ")
+    assert "configmaps is forbidden" in refused["msg"]
