@@ -172,7 +172,8 @@ def test_a_k8s_version_the_api_server_contradicts(day0, run_playbook, tmp_path):
 
 
 def test_a_cluster_that_does_not_answer(day0, run_playbook, tmp_path):
-    """The API server's address with a port nothing listens on: the validation's one read fails, named."""
+    """The API server's address with a port nothing listens on: the validation's one read fails, naming the
+    kubeconfig and what the client said."""
     config = yaml.safe_load(day0.kubeconfig.read_text())
     server = config["clusters"][0]["cluster"]["server"]
     config["clusters"][0]["cluster"]["server"] = server.rsplit(":", 1)[0] + ":6444"
@@ -183,7 +184,8 @@ def test_a_cluster_that_does_not_answer(day0, run_playbook, tmp_path):
     assert result.rc != 0, "site.yml passed"
     said = result.failed_messages()
     assert "The cluster could not be read; nothing was changed." in said, said
-    assert f"reading ConfigMap kube-system/kube-proxy: the cluster of {silent} did not answer as expected" in said
+    assert f"reading the cluster: the cluster of {silent} did not answer as expected" in said, said
+    assert "Connection refused" in said, said
     assert result.changed_hosts() == []
     assert day0.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0
 
