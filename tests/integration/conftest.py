@@ -27,6 +27,11 @@ from tests.integration import harness
 from tests.integration.harness import Lab, LabManager, PlaybookResult
 
 
+def pytest_runtest_setup(item):
+    """Before any fixture of the test (a module's cluster fixture too): may it make a lab cluster?"""
+    harness.CLUSTER_ALLOWED = item.get_closest_marker("cluster") is not None
+
+
 @pytest.fixture(autouse=True)
 def _lab_guard(request):
     if request.node.get_closest_marker("lab") and (problem := harness.preflight_problem()):

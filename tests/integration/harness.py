@@ -28,6 +28,7 @@ CLIENT_NETNS = "k8snet-client"
 DEFAULT_LAYOUT, DEFAULT_NODES = "vagrant", 3
 # A cold machine builds every binary and image first (docs/LAB.md: about 15 min on 2 cores).
 CLUSTER_CREATE_TIMEOUT = 3600
+CLUSTER_ALLOWED = True         # conftest sets it before each test's fixtures: is the test marked `cluster`?
 
 
 class LabCommandError(AssertionError):
@@ -171,6 +172,9 @@ class LabManager:
             router: bool = False, *, kube_proxy_mode: str = "iptables", without_iptables: bool = False,
             day0: bool = False) -> Lab:
         """`day0`: a cluster that an earlier module left installed (flannel's namespace there) is made anew."""
+        if cluster and not CLUSTER_ALLOWED:
+            raise AssertionError("a test that makes a lab cluster must be marked `cluster`: make test runs the "
+                                 "unmarked ones while the cluster's binaries are still being built")
         current = Lab.current()
         if (current and current.layout == layout and len(current.nodes) == nodes and current.healthy()
                 and current.cluster == cluster and current.router == router

@@ -14,7 +14,7 @@ import pytest
 from tests.integration.harness import wait_until
 from tests.integration.renders import applied
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 LAB_POOL = {"name": "lab-l2", "addresses": ["192.168.56.240-192.168.56.250"]}
 EXTRA_POOL = {"name": "lab-extra", "addresses": ["192.168.56.230-192.168.56.235"]}

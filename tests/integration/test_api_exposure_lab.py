@@ -27,7 +27,7 @@ import pytest
 from tests.integration.harness import REPO, lab_tool
 from tests.integration.renders import applied, traffic_lines
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 HOST = "verify.k8snet.test"
 HTTP_GET = REPO / "roles/verify/files/http_get.py"

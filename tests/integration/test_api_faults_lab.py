@@ -40,7 +40,7 @@ from tests.integration.harness import REPO, lab_tool, wait_until
 from tests.integration.renders import traffic_lines
 from tests.integration.test_api_lab import assert_every_kind_passed
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 LAB_POOL = {"name": "lab-l2", "addresses": ["192.168.56.240-192.168.56.250"]}
 # not auto-assigned: no Service (the ingress controller's) takes an address from it, so removing it is no

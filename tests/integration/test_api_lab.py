@@ -20,7 +20,7 @@ from k8snet_lab.pins import AGNHOST  # importable: conftest imports harness, whi
 from tests.integration.harness import lab_tool
 from tests.integration.renders import applied, traffic_lines
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 FLANNEL_MANIFEST = "flannel/v0.28.9/Documentation/kube-flannel.yml"
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"

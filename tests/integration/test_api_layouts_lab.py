@@ -27,7 +27,7 @@ from tests.integration.renders import traffic_lines
 from tests.integration.test_api_lab import agnhost_pods, assert_every_kind_passed, cross_node_http, published_ips
 from tests.integration.test_cluster_lab import assert_day0
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 VXLAN = re.compile(r"vxlan id (\d+) local (\S+) dev (\S+)")
 

@@ -24,7 +24,7 @@ from tests.integration.test_api_lab import (
     upstream_mirror,
 )
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 OURS = "app.kubernetes.io/managed-by=k8snet"
 USERS_POOL = """apiVersion: metallb.io/v1beta1

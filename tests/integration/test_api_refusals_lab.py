@@ -19,7 +19,7 @@ from tests.integration.harness import SYSCTL_FILE, lab_tool, wait_until
 from tests.integration.renders import task_results
 from tests.integration.test_api_exposed_services_lab import README_EXAMPLE
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 REFUSED = "The cluster does not match the network plan; nothing was changed."
 EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"

@@ -29,7 +29,7 @@ from k8snet_lab import router
 from tests.integration.harness import wait_until
 from tests.integration.renders import traffic_lines
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 DNS_QUERY = Path(__file__).with_name("dns_query.py")
 NAME = "kubernetes.default.svc.cluster.local"

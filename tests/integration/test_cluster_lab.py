@@ -26,7 +26,7 @@ from k8snet_lab.util import mountinfo
 
 from tests.integration.harness import lab_tool, wait_until
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.cluster]
 
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")     # the lab inventory's (README default) pod network
 NODE_POD_PREFIX = 24

@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.renders import task_results, traffic_lines
 
-pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.upstream]
 
 KINDS = ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service")
 
