@@ -224,7 +224,10 @@ class ApplyError(ClusterError):
     pass
 
 
-def load(item: dict) -> dict:
+def load(item: dict, loaded: dict | None = None) -> dict:
+    """The one object of an item's file (read once per call: both phases of an add-on apply it)."""
+    if loaded is not None and item["file"] in loaded:
+        return loaded[item["file"]]
     try:
         with open(item["file"]) as f:
             objects = kube.load_documents(f.read(), item["file"])
@@ -232,6 +235,8 @@ def load(item: dict) -> dict:
         raise ApplyError(str(e)) from e
     if len(objects) != 1:
         raise ApplyError(f"{item['file']} does not hold one Kubernetes object")
+    if loaded is not None:
+        loaded[item["file"]] = objects[0]
     return objects[0]
 
 
@@ -243,14 +248,18 @@ def wait_for(what: str, problem, timeout: float, waited: list) -> None:
     waited.append({"what": what, "seconds": round(seconds, 1)})
 
 
-def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None) -> dict:
-    """The module's work; a failure comes back as {failed, msg} (it also runs in the controller's process)."""
+def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None, *,
+        loaded: dict | None = None, known: dict | None = None) -> dict:
+    """The module's work; a failure comes back as {failed, msg} (it also runs in the controller's process).
+    ``loaded``: the objects of the files read so far (by file); ``known``: live objects already read (by ref key)."""
     del diff
     if params.get("components") is not None:
         return run_components(params, check_mode, cluster)
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
-        return preflight(params, cluster) if params.get("preflight") else apply_component(params, check_mode, cluster)
+        known = {} if known is None else known
+        return preflight(params, cluster, known) if params.get("preflight") else \
+            apply_component(params, check_mode, cluster, loaded, known)
     except Exception as e:
         return failure(params["component"], params.get("kubeconfig"), e)
 
@@ -261,8 +270,10 @@ def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> d
     missing = [c for c in params["components"] if c not in params["manifests"]]
     if missing:
         return {"failed": True, "changed": False, "msg": f"manifests has no objects for {', '.join(missing)}"}
+    loaded = {}
     try:
         cluster = cluster or Cluster(params.get("kubeconfig"), params.get("context"))
+        known = prefetch(params, cluster, loaded)
     except Exception as e:
         return failure("k8s_apply", params.get("kubeconfig"), e)
     phase = params.get("phase") or "all"
@@ -273,11 +284,29 @@ def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> d
             one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
                    "components": None, "phase": name if name != "preflight" else "all",
                    "preflight": name == "preflight"}
-            outcome = run(one, check_mode, cluster=cluster)
+            outcome = run(one, check_mode, cluster=cluster, loaded=loaded, known=known)
             results[component] = merged(results.get(component), outcome)
             if outcome.get("failed"):
                 return {**totals(results), "failed": True, "msg": outcome["msg"]}
     return totals(results)
+
+
+def prefetch(params: dict, cluster: Cluster, loaded: dict) -> dict:
+    """Every add-on's record, and (unless preflight) every object it applies, read at once: one round of
+    requests instead of several per add-on. Ref key -> the live object or None. Custom resources read here are
+    not read again before they are applied (the base phase does not touch them; each apply answers anew)."""
+    refs = [record_ref(component) for component in params["components"]]
+    if not params.get("preflight"):
+        refs += [plan_apply.ref(load(item, loaded)) for component in params["components"]
+                 for item in params["manifests"][component]["objects"]]
+    return dict(zip(map(plan_apply.ref_key, refs), cluster.each(cluster.get, refs), strict=True))
+
+
+def read_known(cluster: Cluster, refs: list[dict], known: dict) -> list[dict | None]:
+    """The live objects of ``refs``: those in ``known`` from there, the others read now (at once)."""
+    missing = [r for r in refs if plan_apply.ref_key(r) not in known]
+    known.update(zip(map(plan_apply.ref_key, missing), cluster.each(cluster.get, missing), strict=True))
+    return [known[plan_apply.ref_key(r)] for r in refs]
 
 
 def merged(earlier: dict | None, outcome: dict) -> dict:
@@ -305,12 +334,14 @@ def totals(results: dict) -> dict:
     return out
 
 
-def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at: list[dict], recorded: list[dict]):
+def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at: list[dict], recorded: list[dict], *,
+                 known: dict):
     """Refuse others' objects among ``looked_at`` (unless adopt) and CRDs this run would delete while they hold
     others' custom resources (unless allow_disruptive). Returns (the objects read, by key; the objects to
     prune with their live state; CRD name -> others' custom resources it holds)."""
     component = params["component"]
-    befores = dict(zip([plan_apply.ref_key(r) for r in looked_at], cluster.each(cluster.get, looked_at), strict=True))
+    befores = dict(zip([plan_apply.ref_key(r) for r in looked_at], read_known(cluster, looked_at, known),
+                       strict=True))
     foreign = [(r, befores[plan_apply.ref_key(r)]) for r in looked_at
                if befores[plan_apply.ref_key(r)] is not None and not plan_apply.ours(befores[plan_apply.ref_key(r)])]
     if foreign and not params["adopt"]:
@@ -331,14 +362,15 @@ def check_owners(params: dict, cluster: Cluster, current: list[dict], looked_at:
     return befores, pruned, held
 
 
-def preflight(params: dict, cluster: Cluster) -> dict:
+def preflight(params: dict, cluster: Cluster, known: dict) -> dict:
     """check_owners from the objects' identities alone; only objects the record does not list are looked at
     (what the record lists this project applied, so a no-op re-run reads nothing but the record)."""
     current = [plan_apply.ref(kube.as_object(item)) for item in params["objects"]]
-    recorded = plan_apply.read_record(cluster.get(record_ref(params["component"])))
-    known = {plan_apply.ref_key(r) for r in recorded}
-    new = [r for r in current if plan_apply.ref_key(r) not in known]
-    check_owners(params, cluster, current, new, recorded)
+    (record_live,) = read_known(cluster, [record_ref(params["component"])], known)
+    recorded = plan_apply.read_record(record_live)
+    listed = {plan_apply.ref_key(r) for r in recorded}
+    new = [r for r in current if plan_apply.ref_key(r) not in listed]
+    check_owners(params, cluster, current, new, recorded, known=known)
     return {"changed": False, "created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [],
             "waited": [], "checked": len(new)}
 
@@ -348,15 +380,15 @@ def record_ref(component: str) -> dict:
             "name": plan_apply.record_name(component)}
 
 
-def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
+def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: dict | None, known: dict) -> dict:
     component, phase = params["component"], params.get("phase") or "all"
     result = {"created": [], "updated": [], "unchanged": 0, "deleted": [], "kept": [], "waited": []}
     if check_mode and phase == "finish":                 # base dry-ran everything: nothing is waited for
         return {**result, "changed": False}
-    objects = [(item, load(item)) for item in params["objects"]]
+    objects = [(item, load(item, loaded)) for item in params["objects"]]
     base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
     current = [plan_apply.ref(obj) for _, obj in objects]
-    record_live = cluster.get(record_ref(component))
+    (record_live,) = read_known(cluster, [record_ref(component)], known)
     recorded = plan_apply.read_record(record_live)
     applied = plan_apply.read_applied(record_live)
     sent = {plan_apply.applied_key(plan_apply.ref(obj)): plan_apply.digest(obj) for _, obj in objects}
@@ -366,7 +398,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
     # Read-only checks first: nothing is changed when one of them refuses. finish looks again only at the
     # custom resources it applies (base checked and applied the rest) and at what it deletes.
     looked_at = current if phase != "finish" else [plan_apply.ref(obj) for _, obj in custom]
-    befores, pruned, held = check_owners(params, cluster, current, looked_at, recorded)
+    befores, pruned, held = check_owners(params, cluster, current, looked_at, recorded, known=known)
 
     def write_record(refs, applied_map) -> None:
         nonlocal record_live
@@ -374,7 +406,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
             return
         wanted = plan_apply.record_configmap(component, refs, applied_map)
         if not plan_apply.record_holds(record_live, wanted):
-            record_live = cluster.apply(wanted, manager, force, False)
+            record_live = known[plan_apply.ref_key(record_ref(component))] = cluster.apply(wanted, manager, force,
+                                                                                           False)
 
     def latest(r) -> dict | None:
         return answered.pop(plan_apply.ref_key(r), None) or cluster.get(r)
@@ -403,6 +436,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
                     continue
                 raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
         answered[key] = after
+        if not check_mode:
+            known[key] = after                           # finish's first look at it, as the apply answered
         return r, plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after)
 
     def apply_all(pairs, retry_webhooks: bool) -> None:
@@ -422,10 +457,10 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster) -> dict:
             result["changed"] = bool(result["created"] or result["updated"])
             return result
     if not check_mode:
-        # The first look at every CRD and controller at once (those the apply did not answer for just now).
+        # The first look at every CRD and controller: as read or answered already in this call, the rest at once.
         waited_for = [r for r in (plan_apply.ref(obj) for _, obj in base)
                       if r["kind"] in WAITED_KINDS and plan_apply.ref_key(r) not in answered]
-        answered.update(zip(map(plan_apply.ref_key, waited_for), cluster.each(cluster.get, waited_for), strict=True))
+        answered.update(zip(map(plan_apply.ref_key, waited_for), read_known(cluster, waited_for, known), strict=True))
         wait_settled(base, latest, timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:

@@ -17,6 +17,8 @@ description:
     both give no resources, not an error.
   - With O(queries), several reads in one call, sent at once (RV(results), by key). What the network plan checks
     the cluster against is one task, not one per kind.
+  - Objects come back as C(kubectl get) shows them, without C(metadata.managedFields) (the field managers'
+    bookkeeping, the largest part of most objects: every later task that templates the answers pays for its size).
   - Changes nothing; check mode reads the same.
 options:
   api_version:
@@ -174,9 +176,12 @@ def described(query: dict) -> str:
 
 
 def read(cluster: Cluster, query: dict) -> list[dict]:
-    return cluster.find(query.get("api_version") or "v1", query["kind"], namespace=query.get("namespace"),
-                        name=query.get("name"), label_selectors=query.get("label_selectors") or [],
-                        field_selectors=query.get("field_selectors") or [])
+    found = cluster.find(query.get("api_version") or "v1", query["kind"], namespace=query.get("namespace"),
+                         name=query.get("name"), label_selectors=query.get("label_selectors") or [],
+                         field_selectors=query.get("field_selectors") or [])
+    for item in found:                                   # as kubectl get shows them
+        (item.get("metadata") or {}).pop("managedFields", None)
+    return found
 
 
 def attempt(cluster: Cluster, query: dict) -> tuple[list | None, Exception | None]:

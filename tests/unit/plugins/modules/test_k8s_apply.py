@@ -40,14 +40,18 @@ class FakeCluster:
         self.version = 0
         self.calls: list[str] = []                             # applies that changed something, deletes
         self.requests: list[str] = []                          # every apply request, no-ops included
+        self.reads: list[tuple] = []                           # every read, by ref key
+        self.rounds: list[int] = []                            # the size of each batch of requests sent at once
         self.webhook_failures = webhook_failures
         self.fail_on = fail_on
         self.seed_namespace("kube-system")                     # where the records live, as in any cluster
 
     def each(self, work, items):                               # one by one: the fake's counters stay exact
+        self.rounds.append(len(items))
         return [work(item) for item in items]
 
     def get(self, r):
+        self.reads.append(apply.ref_key(r))
         obj = self.store.get(apply.ref_key(r))
         if obj and obj["kind"] in apply.ROLLOUT_KINDS:         # the controller catches up on the next read
             obj["status"] = {"observedGeneration": obj["metadata"]["generation"], "replicas": 1,
@@ -489,6 +493,19 @@ def test_components_apply_every_base_first_then_each_add_on_waited_and_finished_
     cluster.requests.clear()
     again = k8s_apply.run(many(tmp_path), cluster=cluster)
     assert cluster.requests == [] and again["changed"] is False and again["unchanged"] == 6
+
+
+def test_a_no_op_over_every_add_on_reads_each_record_and_object_once_in_one_round(tmp_path):
+    cluster = FakeCluster()
+    k8s_apply.run(many(tmp_path), cluster=cluster)
+    cluster.reads.clear()
+    cluster.rounds.clear()
+    again = k8s_apply.run(many(tmp_path), cluster=cluster)
+    assert again["changed"] is False and again["unchanged"] == 6
+    records = [apply.ref_key(k8s_apply.record_ref(c)) for c in ("metallb", "ingress")]
+    objects = [apply.ref_key(apply.ref(o)) for o in [*BASE[:3], POOL, *INGRESS]]
+    assert sorted(cluster.reads) == sorted(records + objects)               # nothing twice, both phases
+    assert cluster.rounds[0] == len(records + objects)                      # all at once, first
 
 
 def test_components_stop_at_the_first_add_on_that_fails_naming_it(tmp_path):

@@ -82,6 +82,15 @@ def test_a_list_carries_the_kind_of_its_items_and_passes_the_selectors(cluster):
     assert [s["metadata"]["name"] for s in read(cluster, kind="Service", namespace="default")["resources"]] == ["web"]
 
 
+def test_objects_come_back_without_the_field_managers_bookkeeping(cluster):
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:data": {}}}]
+    cluster.client.items[1]["metadata"]["managedFields"] = managed
+    (web,) = read(cluster, kind="Service", namespace="default")["resources"]
+    assert web["metadata"] == {"name": "web", "namespace": "default", "labels": {}}
+    (web,) = read(cluster, queries=[{"key": "web", "kind": "Service", "namespace": "default"}])["results"]["web"]
+    assert "managedFields" not in web["metadata"]
+
+
 def test_one_object_by_name_and_none_when_it_or_its_kind_is_missing(cluster):
     (kube_proxy,) = read(cluster, kind="ConfigMap", namespace="kube-system", name="kube-proxy")["resources"]
     assert kube_proxy["metadata"]["name"] == "kube-proxy"
