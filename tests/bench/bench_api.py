@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: api mode on the lab cluster against what a careful operator would type by hand.
 
-1. The floor of a first install: on a day-0 lab cluster (3 nodes, images not yet pulled),
+1. The floor of a first install: on a day-0 lab cluster (3 nodes, images not yet pulled; best of --first
+   clusters, alternating with 2.),
    `kubectl apply --server-side` of the very files render mode writes for it (flannel,
    MetalLB, the ingress controller), `kubectl rollout status` of the same controllers, then MetalLB's pool and
    advertisement, retried until its webhook takes them. Only the kubectl steps are timed.
@@ -83,25 +84,33 @@ def resource_versions() -> dict[str, str]:
 
 def main() -> int:
     parser = bench_site.lab_parser(__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="no-op re-runs (and floors) measured, best taken")
+    parser.add_argument("--first", type=int, default=2, help="day-0 clusters per side for the first install")
     args = parser.parse_args()
     if bench_site.lab_in_the_way(args.replace):
         return 2
     try:
         with tempfile.TemporaryDirectory(prefix="k8snet-bench-api-") as tmp:
             rendered, staging = Path(tmp) / "rendered", Path(tmp) / "staging"
-            fresh_cluster()
-            playbook("site.yml", "--tags", "addons", "-e", "k8s_apply=render", "-e", f"k8s_render_dir={rendered}")
-            floor = floor_install(rendered)
+            # Best of --first day-0 clusters each, alternating: a day-0 install is mostly image pulls and pod
+            # starts, whose time varies more from one cluster to the next than anything either side does.
+            floors, firsts = [], []
+            for round_ in range(args.first):
+                fresh_cluster()
+                if round_ == 0:
+                    playbook("site.yml", "--tags", "addons", "-e", "k8s_apply=render",
+                             "-e", f"k8s_render_dir={rendered}")
+                floors.append(floor_install(rendered))
+                fresh_cluster()
+                firsts.append(playbook("site.yml", "--skip-tags", "verify", "-e", f"k8s_render_dir={staging}")[0])
+            floor, first = min(floors), min(firsts)
             print(f"floor, first install by hand: kubectl apply --server-side of the rendered files + rollout "
-                  f"status of {len(CONTROLLERS)} controllers + the pool: {floor:.1f} s")
-
-            fresh_cluster()
-            first, _ = playbook("site.yml", "--skip-tags", "verify", "-e", f"k8s_render_dir={staging}")
+                  f"status of {len(CONTROLLERS)} controllers + the pool: best {floor:.1f} s "
+                  f"({', '.join(f'{f:.1f}' for f in floors)})")
             ratio = first / floor
             print(f"site.yml api mode, first run on a day-0 cluster (probes and node preparation included): "
-                  f"{first:.1f} s = {ratio:.2f}x the floor (target <= {FIRST_TARGET}x) -> "
-                  f"{'met' if ratio <= FIRST_TARGET else 'MISSED'}")
+                  f"best {first:.1f} s ({', '.join(f'{f:.1f}' for f in firsts)}) = {ratio:.2f}x the floor "
+                  f"(target <= {FIRST_TARGET}x) -> {'met' if ratio <= FIRST_TARGET else 'MISSED'}")
             verify, _ = playbook("playbooks/verify.yml", "-e", f"k8s_render_dir={staging}")
             print(f"verify alone (test pods, the four kinds of traffic from real requests): {verify:.1f} s")
 
