@@ -18,7 +18,7 @@ description:
   - With O(queries), several reads in one call, sent at once (RV(results), by key). What the network plan checks
     the cluster against is one task, not one per kind.
   - Objects come back as C(kubectl get) shows them, without C(metadata.managedFields) (the field managers'
-    bookkeeping, the largest part of most objects: every later task that templates the answers pays for its size).
+    bookkeeping, the largest part of most objects; every later task that templates the answers pays for its size).
   - Changes nothing; check mode reads the same.
 options:
   api_version:
