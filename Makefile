@@ -84,14 +84,14 @@ test: deps lint unit
 	$(PYTHON) tools/lab.py rootfs
 	@echo "building the lab cluster's default minor in the background (log: $(BUILD_LOG).default)"
 	@$(PYTHON) tools/lab.py build >$(BUILD_LOG).default 2>&1 & builder=$$!; \
-	trap 'kill $$builder 2>/dev/null; wait $$builder' EXIT; \
+	trap 'status=$$?; kill $$builder 2>/dev/null; wait $$builder || true; exit $$status' EXIT; \
 	$(BIN)/pytest -q -m "not cluster" tests/integration; \
 	echo "waiting for the lab cluster's build"; \
 	wait $$builder || { tail -n 40 $(BUILD_LOG).default; exit 1; }; trap - EXIT; \
 	grep -E "ready in|done in" $(BUILD_LOG).default || true
 	@echo "building the test matrix's other minors on idle CPU (log: $(BUILD_LOG).matrix)"
 	@$(PYTHON) tools/lab.py build --kubernetes all --idle >$(BUILD_LOG).matrix 2>&1 & builder=$$!; \
-	trap 'kill $$builder 2>/dev/null; wait $$builder' EXIT; \
+	trap 'status=$$?; kill $$builder 2>/dev/null; wait $$builder || true; exit $$status' EXIT; \
 	$(BIN)/pytest -q -m cluster tests/integration; \
 	echo "waiting for the test matrix's build"; \
 	wait $$builder || { tail -n 40 $(BUILD_LOG).matrix; exit 1; }; trap - EXIT; \
