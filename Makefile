@@ -81,6 +81,7 @@ molecule: deps lab-build-matrix
 # runs that one. A failed test stops its builder (by its PID). The builders' output: $(BUILD_LOG).*
 BUILD_LOG := /var/cache/k8snet-lab/make-test-build.log
 test: deps lint unit
+	@command -v go >/dev/null || { echo "the lab cluster is built with Go 1.26 (go command missing)"; exit 1; }
 	$(PYTHON) tools/lab.py rootfs
 	@echo "building the lab cluster's default minor in the background (log: $(BUILD_LOG).default)"
 	@$(PYTHON) tools/lab.py build >$(BUILD_LOG).default 2>&1 & builder=$$!; \
