@@ -62,8 +62,9 @@ unit: venv
 # a cold machine takes 15-27 min per Kubernetes minor, a warm one seconds). The go command must be there.
 # lab-build makes the default minor (make demo's); lab-build-matrix every minor of the test matrix
 # (tools/k8snet_lab/pins.py: the molecule `cluster` scenario runs the older one).
+GO_CHECK := command -v go >/dev/null || { echo "the lab cluster is built with Go 1.26 (go command missing)"; exit 1; }
 lab-build: deps
-	@command -v go >/dev/null || { echo "the lab cluster is built with Go 1.26 (go command missing)"; exit 1; }
+	@$(GO_CHECK)
 	$(PYTHON) tools/lab.py build
 
 lab-build-matrix: lab-build
@@ -78,25 +79,24 @@ molecule: deps lab-build-matrix
 # make test overlaps the lab cluster's builds (~35 min on a cold machine, seconds on a warm one) with the tests
 # that do not need them: the tests not marked `cluster` run while the default minor builds, the cluster tests
 # while the test matrix's other minor builds on CPU time nothing else wants; molecule's `cluster` scenario
-# runs that one. A failed test stops its builder (by its PID). The builders' output: $(BUILD_LOG).*
+# runs that one. A failed test stops its builder (by its PID) and keeps its exit status.
 BUILD_LOG := /var/cache/k8snet-lab/make-test-build.log
+# $(call tests_beside_build,what is built,tools/lab.py build's arguments,log suffix,pytest's -m expression)
+define tests_beside_build
+	@echo "building $(1) in the background (log: $(BUILD_LOG).$(3))"
+	@$(PYTHON) tools/lab.py build $(2) >$(BUILD_LOG).$(3) 2>&1 & builder=$$!; \
+	trap 'status=$$?; kill $$builder 2>/dev/null; wait $$builder || true; exit $$status' EXIT; \
+	$(BIN)/pytest -q -m "$(4)" tests/integration; \
+	echo "waiting for the build of $(1)"; \
+	wait $$builder || { tail -n 40 $(BUILD_LOG).$(3); exit 1; }; trap - EXIT; \
+	grep -E "ready in|done in" $(BUILD_LOG).$(3) || true
+endef
+
 test: deps lint unit
-	@command -v go >/dev/null || { echo "the lab cluster is built with Go 1.26 (go command missing)"; exit 1; }
+	@$(GO_CHECK)
 	$(PYTHON) tools/lab.py rootfs
-	@echo "building the lab cluster's default minor in the background (log: $(BUILD_LOG).default)"
-	@$(PYTHON) tools/lab.py build >$(BUILD_LOG).default 2>&1 & builder=$$!; \
-	trap 'status=$$?; kill $$builder 2>/dev/null; wait $$builder || true; exit $$status' EXIT; \
-	$(BIN)/pytest -q -m "not cluster" tests/integration; \
-	echo "waiting for the lab cluster's build"; \
-	wait $$builder || { tail -n 40 $(BUILD_LOG).default; exit 1; }; trap - EXIT; \
-	grep -E "ready in|done in" $(BUILD_LOG).default || true
-	@echo "building the test matrix's other minors on idle CPU (log: $(BUILD_LOG).matrix)"
-	@$(PYTHON) tools/lab.py build --kubernetes all --idle >$(BUILD_LOG).matrix 2>&1 & builder=$$!; \
-	trap 'status=$$?; kill $$builder 2>/dev/null; wait $$builder || true; exit $$status' EXIT; \
-	$(BIN)/pytest -q -m cluster tests/integration; \
-	echo "waiting for the test matrix's build"; \
-	wait $$builder || { tail -n 40 $(BUILD_LOG).matrix; exit 1; }; trap - EXIT; \
-	grep -E "ready in|done in" $(BUILD_LOG).matrix || true
+	$(call tests_beside_build,the lab cluster's default minor,,default,not cluster)
+	$(call tests_beside_build,the test matrix's other minors on idle CPU,--kubernetes all --idle,matrix,cluster)
 	$(BIN)/molecule test --all
 
 bench: deps
