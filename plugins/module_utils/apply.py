@@ -5,6 +5,12 @@ The module onprem.k8snet.k8s_apply does the requests; this module says what they
 - phases: every object but the custom resources first (CRDs, namespaces, RBAC, controllers), then,
   once the CRDs are Established and the controllers rolled out, the custom resources (their
   admission webhooks answer only when the controller runs);
+- awaited Secrets: a workload whose pods mount a Secret that the add-on does not render (its own
+  controller or Job creates it, as MetalLB's controller does the speakers' memberlist) is applied only
+  once that Secret exists: kubelet would otherwise fail the mount and retry with a growing backoff
+  (15-30 s on a first install) long after the Secret appeared;
+- stages: the pod network is applied and rolled out before any other add-on is applied (every other
+  add-on's pods need it: started earlier, their sandboxes fail and kubelet backs off the same way);
 - rolled out: a Deployment, DaemonSet or StatefulSet counts only when its controller has seen the
   current generation (status.observedGeneration) and every replica is updated and available;
 - changed: an object is changed when the apply created it or moved its resourceVersion (a
@@ -196,6 +202,24 @@ def phases(objects: list[dict], is_custom) -> tuple[list[dict], list[dict]]:
     return [o for o in objects if not is_custom(o)], [o for o in objects if is_custom(o)]
 
 
+def stages(components: list[str], first: set[str]) -> list[list[str]]:
+    """The add-ons in the groups they are applied in, each group applied and rolled out before the next:
+    those of ``first`` (the pod network), then the rest, each in the given order (empty groups left out)."""
+    return [g for g in ([c for c in components if c in first], [c for c in components if c not in first]) if g]
+
+
+def awaited_secrets(obj: dict, rendered: set) -> list[dict]:
+    """The Secrets a workload's pods mount (not optional) that are not among ``rendered`` (ref keys of the
+    add-on's objects): something in the cluster creates them, and the workload is applied once they exist."""
+    if obj.get("kind") not in ROLLOUT_KINDS:
+        return []
+    namespace = (obj.get("metadata") or {}).get("namespace") or ""
+    volumes = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    refs = [{"apiVersion": "v1", "kind": "Secret", "namespace": namespace, "name": v["secret"]["secretName"]}
+            for v in volumes if (v.get("secret") or {}).get("secretName") and not v["secret"].get("optional")]
+    return [r for r in refs if ref_key(r) not in rendered]
+
+
 # Kinds every other object of an add-on may need to exist first (its namespace, the kinds it serves).
 FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
 
@@ -208,9 +232,11 @@ def waves(objects: list[dict]) -> list[list[dict]]:
     return [w for w in (first, rest) if w]
 
 
-def crd_established(live: dict | None) -> bool:
+def crd_problem(live: dict | None) -> str | None:
+    """Why a CRD cannot serve its kind yet (None: it is Established)."""
     conditions = ((live or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+    return None if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions) \
+        else "not Established"
 
 
 def rollout_problem(live: dict | None) -> str | None:

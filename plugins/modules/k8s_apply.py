@@ -15,6 +15,10 @@ description:
     is Established and every Deployment, DaemonSet and StatefulSet is rolled out (its controller has
     seen the current generation and every replica is updated and available); then the custom
     resources, retrying while their admission webhook does not answer yet.
+  - A Deployment, DaemonSet or StatefulSet whose pods mount a Secret (not optional) that the add-on does not
+    render, because its controller or a Job creates it (MetalLB's speakers mount the memberlist Secret its
+    controller writes), is applied in the second phase, once that Secret exists: sent earlier, its pods fail
+    the mount and kubelet retries with a growing backoff, long after the Secret appeared.
   - What an add-on has applied is recorded in the cluster (ConfigMap C(kube-system/k8snet-applied-<component>)),
     as the union of the old and the new set before applying and as the new set afterwards. Objects in
     that record that this run no longer renders are deleted, custom resources first, and only when they
@@ -28,8 +32,10 @@ description:
     every apply is a server dry run (C(dryRun=All)) and nothing is deleted or recorded; objects whose
     CRD or namespace does not exist yet (this run would create it) are reported as to be created.
   - With O(components), one call does every add-on in order, as a play would with one call per add-on and
-    O(phase=base) then O(phase=finish) (the first phase for every add-on, then the second for every add-on);
-    it stops at the first add-on that fails. A re-run that changes nothing costs one task, not one per add-on.
+    O(phase=base) then O(phase=finish) (the first phase for every add-on, then the second for every add-on),
+    except that the pod network (C(flannel)) is applied and rolled out before any other add-on is applied:
+    started without it, the other add-ons' pods fail to get a sandbox and kubelet backs off. It stops at the
+    first add-on that fails. A re-run that changes nothing costs one task, not one per add-on.
   - Runs on the controller (in its process, through the action plugin of the same name).
 options:
   component:
@@ -187,6 +193,7 @@ import time
 
 from ansible_collections.onprem.k8snet.plugins.module_utils import apply as plan_apply
 from ansible_collections.onprem.k8snet.plugins.module_utils import kube
+from ansible_collections.onprem.k8snet.plugins.module_utils.addons.registry import POD_NETWORK
 from ansible_collections.onprem.k8snet.plugins.module_utils.in_process import run_module
 from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
     CONNECTION_SPEC,
@@ -194,7 +201,6 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
     ClusterError,
     failure,
     message,
-    poll,
 )
 
 ARGUMENT_SPEC = {
@@ -240,12 +246,27 @@ def load(item: dict, loaded: dict | None = None) -> dict:
     return objects[0]
 
 
-def wait_for(what: str, problem, timeout: float, waited: list) -> None:
-    """Poll `problem()` (a reason, or None when done) until done; fail naming the last reason."""
-    reason, seconds = poll(problem, timeout, POLL)
-    if reason is not None:
-        raise ApplyError(f"timed out after {timeout:g} s waiting for {what}: {reason}")
-    waited.append({"what": what, "seconds": round(seconds, 1)})
+def wait_all(cluster: Cluster, refs: list[dict], lives: list, *, problem, what, timeout: float, waited: list) -> None:
+    """Until ``problem(live)`` (a reason, or None when done) is None for every object: ``lives`` is the first look,
+    then every object not done yet is read again, all at once, each POLL seconds. Each object is listed in
+    ``waited`` (``what(ref)``, the seconds until it was done) as it gets done; the first one still not done
+    at ``timeout`` fails the call, naming its last reason."""
+    started = time.monotonic()
+    while True:
+        still = []
+        for r, live in zip(refs, lives, strict=True):
+            reason = problem(live)
+            if reason is None:
+                waited.append({"what": what(r), "seconds": round(time.monotonic() - started, 1)})
+            else:
+                still.append((r, reason))
+        if not still:
+            return
+        if time.monotonic() - started >= timeout:
+            raise ApplyError(f"timed out after {timeout:g} s waiting for {what(still[0][0])}: {still[0][1]}")
+        time.sleep(POLL)
+        refs = [r for r, _ in still]
+        lives = cluster.each(cluster.get, refs)
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None, *,
@@ -278,16 +299,18 @@ def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> d
         return failure("k8s_apply", params.get("kubeconfig"), e)
     phase = params.get("phase") or "all"
     passes = ["preflight"] if params.get("preflight") else (["base", "finish"] if phase == "all" else [phase])
+    stages = plan_apply.stages(params["components"], POD_NETWORK if passes == ["base", "finish"] else set())
     results = {}
-    for name in passes:
-        for component in params["components"]:
-            one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
-                   "components": None, "phase": name if name != "preflight" else "all",
-                   "preflight": name == "preflight"}
-            outcome = run(one, check_mode, cluster=cluster, loaded=loaded, known=known)
-            results[component] = merged(results.get(component), outcome)
-            if outcome.get("failed"):
-                return {**totals(results), "failed": True, "msg": outcome["msg"]}
+    for stage in stages:
+        for name in passes:
+            for component in stage:
+                one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
+                       "components": None, "phase": name if name != "preflight" else "all",
+                       "preflight": name == "preflight"}
+                outcome = run(one, check_mode, cluster=cluster, loaded=loaded, known=known)
+                results[component] = merged(results.get(component), outcome)
+                if outcome.get("failed"):
+                    return {**totals(results), "failed": True, "msg": outcome["msg"]}
     return totals(results)
 
 
@@ -388,16 +411,18 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: di
     objects = [(item, load(item, loaded)) for item in params["objects"]]
     base, custom = plan_apply.phases(objects, lambda pair: bool(pair[0].get("custom")))
     current = [plan_apply.ref(obj) for _, obj in objects]
+    rendered = set(map(plan_apply.ref_key, current))
+    awaited = {plan_apply.ref_key(plan_apply.ref(obj)): plan_apply.awaited_secrets(obj, rendered) for _, obj in base}
+    gated = [pair for pair in base if awaited[plan_apply.ref_key(plan_apply.ref(pair[1]))]]
     (record_live,) = read_known(cluster, [record_ref(component)], known)
     recorded = plan_apply.read_record(record_live)
     applied = plan_apply.read_applied(record_live)
     sent = {plan_apply.applied_key(plan_apply.ref(obj)): plan_apply.digest(obj) for _, obj in objects}
     manager, force, timeout = params["field_manager"], params["force_conflicts"], params["wait_timeout"]
-    answered = {}                        # the apply's own answer per object: the first look of every wait
 
     # Read-only checks first: nothing is changed when one of them refuses. finish looks again only at the
     # custom resources it applies (base checked and applied the rest) and at what it deletes.
-    looked_at = current if phase != "finish" else [plan_apply.ref(obj) for _, obj in custom]
+    looked_at = current if phase != "finish" else [plan_apply.ref(obj) for _, obj in gated + custom]
     befores, pruned, held = check_owners(params, cluster, current, looked_at, recorded, known=known)
 
     def write_record(refs, applied_map) -> None:
@@ -409,16 +434,16 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: di
             record_live = known[plan_apply.ref_key(record_ref(component))] = cluster.apply(wanted, manager, force,
                                                                                            False)
 
-    def latest(r) -> dict | None:
-        return answered.pop(plan_apply.ref_key(r), None) or cluster.get(r)
+    def untouched(obj: dict) -> bool:
+        r = plan_apply.ref(obj)                          # check_owners read every object this call applies
+        return plan_apply.untouched(applied.get(plan_apply.applied_key(r)), sent[plan_apply.applied_key(r)],
+                                    befores[plan_apply.ref_key(r)])
 
     def apply_one(obj: dict, retry_webhooks: bool) -> tuple[dict, str]:
         r = plan_apply.ref(obj)
         key = plan_apply.ref_key(r)
-        before = befores[key]                            # check_owners read every object this call applies
-        akey = plan_apply.applied_key(r)
-        if plan_apply.untouched(applied.get(akey), sent[akey], before):
-            answered[key] = before                       # as the last run left it: nothing to send
+        before = befores[key]
+        if untouched(obj):                               # as the last run left it: nothing to send
             return r, "unchanged"
         started = time.monotonic()
         while True:
@@ -435,9 +460,8 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: di
                     time.sleep(2 * POLL)
                     continue
                 raise ApplyError(f"{component}: applying {plan_apply.describe(r)} failed: {text}") from e
-        answered[key] = after
         if not check_mode:
-            known[key] = after                           # finish's first look at it, as the apply answered
+            known.pop(key, None)                         # its status moves from now on: the waits read it anew
         return r, plan_apply.dry_run_change(before, after) if check_mode else plan_apply.applied_change(before, after)
 
     def apply_all(pairs, retry_webhooks: bool) -> None:
@@ -452,16 +476,26 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: di
     if phase != "finish":
         if not check_mode:                               # what this run may leave behind, before it touches anything
             write_record(recorded + current, applied)
-        apply_all(base, retry_webhooks=False)
+        apply_all([p for p in base if check_mode or p not in gated], retry_webhooks=False)
         if phase == "base" and not check_mode:
             result["changed"] = bool(result["created"] or result["updated"])
             return result
     if not check_mode:
-        # The first look at every CRD and controller: as read or answered already in this call, the rest at once.
-        waited_for = [r for r in (plan_apply.ref(obj) for _, obj in base)
-                      if r["kind"] in WAITED_KINDS and plan_apply.ref_key(r) not in answered]
-        answered.update(zip(map(plan_apply.ref_key, waited_for), read_known(cluster, waited_for, known), strict=True))
-        wait_settled(base, latest, timeout, result["waited"])
+        # Workloads mounting a Secret the add-on's controller or Job creates: once it exists (none to wait
+        # for when the object is as the last run left it).
+        mounted = {plan_apply.ref_key(s): (s, plan_apply.ref(obj)) for _, obj in gated if not untouched(obj)
+                   for s in awaited[plan_apply.ref_key(plan_apply.ref(obj))]}
+        secrets = [s for s, _ in mounted.values()]
+        wait_all(cluster, secrets, cluster.each(cluster.get, secrets),
+                 problem=lambda live: None if live else "not created yet",
+                 what=lambda s: f"{plan_apply.describe(s)} to exist (the add-on creates it; "
+                                f"{plan_apply.describe(mounted[plan_apply.ref_key(s)][1])} mounts it)",
+                 timeout=timeout, waited=result["waited"])
+        apply_all(gated, retry_webhooks=False)
+        # The first look at every CRD and controller: as read before anything was sent when nothing was sent
+        # for it (a re-run that changes nothing reads nothing more), the others read now, at once.
+        watched = [r for r in (plan_apply.ref(obj) for _, obj in base) if r["kind"] in WAITED_KINDS]
+        wait_settled(cluster, watched, read_known(cluster, watched, known), timeout, result["waited"])
     apply_all(custom, retry_webhooks=True)
     if params["prune"] and not check_mode:
         prune(pruned, held, component, cluster, result)
@@ -483,18 +517,15 @@ def settled_versions(cluster: Cluster, current: list, sent: dict, applied: dict,
             for r, live in zip(current, lives, strict=True) if live is not None}
 
 
-def wait_settled(base: list, latest, timeout: float, waited: list) -> None:
-    """Every CRD Established, then every controller rolled out (``latest(ref)`` reads an object)."""
-    for _, obj in base:
-        r = plan_apply.ref(obj)
-        if obj["kind"] == "CustomResourceDefinition":
-            wait_for(f"CRD {r['name']} to be Established",
-                     lambda r=r: None if plan_apply.crd_established(latest(r)) else "not Established", timeout, waited)
-    for _, obj in base:
-        r = plan_apply.ref(obj)
-        if obj["kind"] in plan_apply.ROLLOUT_KINDS:
-            wait_for(f"{plan_apply.describe(r)} to roll out",
-                     lambda r=r: plan_apply.rollout_problem(latest(r)), timeout, waited)
+def wait_settled(cluster: Cluster, watched: list[dict], lives: list, timeout: float, waited: list) -> None:
+    """Every CRD of ``watched`` Established, then every controller rolled out; ``lives``: the first look at each."""
+    first = dict(zip(map(plan_apply.ref_key, watched), lives, strict=True))
+    for kinds, problem, what in (
+            (("CustomResourceDefinition",), plan_apply.crd_problem, lambda r: f"CRD {r['name']} to be Established"),
+            (plan_apply.ROLLOUT_KINDS, plan_apply.rollout_problem, lambda r: f"{plan_apply.describe(r)} to roll out")):
+        refs = [r for r in watched if r["kind"] in kinds]
+        wait_all(cluster, refs, [first[plan_apply.ref_key(r)] for r in refs], problem=problem, what=what,
+                 timeout=timeout, waited=waited)
 
 
 def prune(pruned: list, held: dict, component: str, cluster: Cluster, result: dict) -> None:

@@ -20,6 +20,7 @@ class AddOn:
     pins: dict[str, str] = field(default_factory=dict)       # pin table -> upstream project (see below)
     builders: dict[str, str] = field(default_factory=dict)   # plan variant -> builder module; "" = any
     pre_steps: bool = True                   # the role's tasks/main.yml runs before the add-ons are applied
+    pod_network: bool = False                # rolled out before any other add-on is applied (k8s_apply)
 
     # A pin table named P is the role defaults P_version (the release tag) and P_manifests (the files at
     # that tag, each {path, sha256}); upstream_fetch downloads them from the project's repository.
@@ -41,11 +42,12 @@ class AddOn:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "role": self.role, "projects": list(self.projects), "pins": bool(self.pins),
-                "pre_steps": self.pre_steps}
+                "pre_steps": self.pre_steps, "pod_network": self.pod_network}
 
 
 _ORDERED = (
-    AddOn("flannel", "flannel", {"flannel": "flannel"}, {"": "flannel"}),
+    # The pod network: every other add-on's pods need it to start.
+    AddOn("flannel", "flannel", {"flannel": "flannel"}, {"": "flannel"}, pod_network=True),
     AddOn("metallb", "metallb", {"metallb": "metallb"}, {"": "metallb"}),
     AddOn("ingress", "ingress", {"ingress": "nginx-ingress", "ingress_nginx": "ingress-nginx"},
           {"nginx": "nginx_ingress", "ingress-nginx": "ingress_nginx"}),
@@ -58,5 +60,6 @@ _ORDERED = (
 
 ADDONS: dict[str, AddOn] = {a.name: a for a in _ORDERED}
 COMPONENTS: tuple[str, ...] = tuple(ADDONS)
+POD_NETWORK: frozenset[str] = frozenset(a.name for a in _ORDERED if a.pod_network)
 COMPONENT_PROJECTS: dict[str, tuple[str, ...]] = {a.name: a.projects for a in _ORDERED}
 ROLE_VARIABLES: tuple[str, ...] = tuple(v for a in _ORDERED for v in a.variables)

@@ -529,3 +529,105 @@ def test_components_preflight_checks_every_add_on_and_changes_nothing(tmp_path):
     result = k8s_apply.run(many(tmp_path, preflight=True, manifests=identities), cluster=cluster)
     assert not result.get("failed"), result
     assert result["checked"] == 6 and result["changed"] is False and cluster.calls == []
+
+
+def mounting(name, *secrets, optional=False):
+    volumes = [{"name": s, "secret": {"secretName": s, **({"optional": True} if optional else {})}} for s in secrets]
+    return obj("DaemonSet", name, api="apps/v1", spec={"template": {"spec": {"volumes": volumes}}})
+
+
+def test_only_secrets_the_add_on_does_not_render_and_pods_cannot_do_without_are_awaited():
+    cert = obj("Secret", "webhook-cert")
+    rendered = {apply.ref_key(apply.ref(cert))}
+    awaited = apply.awaited_secrets(mounting("speaker", "memberlist", "webhook-cert"), rendered)
+    assert awaited == [{"apiVersion": "v1", "kind": "Secret", "namespace": "demo", "name": "memberlist"}]
+    assert apply.awaited_secrets(mounting("speaker", "memberlist", optional=True), rendered) == []
+    assert apply.awaited_secrets(obj("ConfigMap", "x"), rendered) == []
+
+
+class SecretMadeByTheController(FakeCluster):
+    """The add-on's controller writes Secret demo/memberlist once its Deployment is in the store, a few reads on."""
+
+    def __init__(self):
+        super().__init__()
+        self.looks = 0
+
+    def get(self, r):
+        if r["kind"] == "DaemonSet" and apply.ref_key(r) in self.store:     # three nodes, all rolled out
+            self.reads.append(apply.ref_key(r))
+            live = copy.deepcopy(self.store[apply.ref_key(r)])
+            live["status"] = {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3,
+                              "numberAvailable": 3}
+            return live
+        if r["kind"] == "Secret" and r["name"] == "memberlist":
+            self.calls.append("look for Secret demo/memberlist")
+            self.looks += 1
+            if self.looks == 3 and ("apps", "Deployment", "demo", "controller") in self.store:
+                self.store[apply.ref_key(r)] = {**obj("Secret", "memberlist", labelled=False),
+                                                "metadata": {"name": "memberlist", "namespace": "demo",
+                                                             "resourceVersion": "0"}}
+        return super().get(r)
+
+
+def test_a_workload_mounting_a_secret_its_add_on_creates_is_applied_once_the_secret_exists(tmp_path):
+    cluster = SecretMadeByTheController()
+    objects = [*BASE[:3], mounting("speaker", "memberlist"), POOL]
+    base = k8s_apply.run(params(tmp_path, objects, phase="base"), cluster=cluster)
+    assert not base.get("failed"), base
+    assert "apply DaemonSet demo/speaker" not in cluster.calls                 # not with the other base objects
+    finish = k8s_apply.run(params(tmp_path, objects, phase="finish"), cluster=cluster)
+    assert not finish.get("failed"), finish
+    steps = [c for c in cluster.calls if "k8snet-applied" not in c]
+    assert steps[steps.index("apply Deployment demo/controller") + 1:] == [
+        "look for Secret demo/memberlist", "look for Secret demo/memberlist", "look for Secret demo/memberlist",
+        "apply DaemonSet demo/speaker", "apply IPAddressPool demo/lab"]
+    assert finish["waited"][0]["what"] == ("Secret demo/memberlist to exist (the add-on creates it; "
+                                           "DaemonSet demo/speaker mounts it)")
+    cluster.calls.clear()
+    again = k8s_apply.run(params(tmp_path, objects), cluster=cluster)         # as left: nothing sent, no look
+    assert again["changed"] is False and cluster.calls == []
+
+
+def test_a_secret_that_never_comes_fails_naming_it_and_the_workload(tmp_path):
+    objects = [BASE[0], mounting("speaker", "memberlist")]
+    result = k8s_apply.run(params(tmp_path, objects, wait_timeout=0), cluster=FakeCluster())
+    assert result["failed"] is True
+    assert "waiting for Secret demo/memberlist to exist (the add-on creates it; DaemonSet demo/speaker mounts it)" \
+        in result["msg"]
+
+
+def test_the_pod_network_is_rolled_out_before_any_other_add_on_is_applied(tmp_path):
+    cluster = FakeCluster()
+    original_get = cluster.get
+    flannel_ds = obj("DaemonSet", "kube-flannel-ds", namespace="kube-flannel", api="apps/v1", component="flannel")
+
+    def get(r):
+        live = original_get(r)
+        if live and r["name"] == "kube-flannel-ds":
+            cluster.calls.append("flannel rolled out")
+            live["status"] = {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3,
+                              "numberAvailable": 3}
+        return live
+    cluster.get = get
+    args = many(tmp_path, components=["flannel", "ingress"])
+    (tmp_path / "flannel").mkdir()
+    args["manifests"]["flannel"] = {"objects": items(tmp_path / "flannel", [
+        obj("Namespace", "kube-flannel", namespace=None, component="flannel"), flannel_ds])}
+    result = k8s_apply.run(args, cluster=cluster)
+    assert not result.get("failed"), result
+    steps = [c.removeprefix("apply ") for c in cluster.calls if "k8snet-applied" not in c]
+    assert steps[:3] == ["Namespace kube-flannel", "DaemonSet kube-flannel/kube-flannel-ds", "flannel rolled out"]
+    assert steps[-2:] == ["Namespace web", "Deployment web/nginx"]                 # only then the next add-on
+
+
+def test_the_waits_look_at_every_crd_and_controller_just_sent_at_once_and_spend_no_poll_when_they_are_ready(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(k8s_apply, "POLL", 0.5)
+    crds = [obj("CustomResourceDefinition", f"k{i}.metallb.io", namespace=None, api="apiextensions.k8s.io/v1")
+            for i in range(3)]
+    objects = [BASE[0], *crds, BASE[2], POOL]
+    cluster = FakeCluster()
+    result = k8s_apply.run(params(tmp_path, objects), cluster=cluster)
+    assert not result.get("failed"), result
+    assert [w["seconds"] for w in result["waited"]] == [0.0] * 4                # the apply's answers are not looks
+    assert 4 in cluster.rounds                                                   # the three CRDs and the controller
