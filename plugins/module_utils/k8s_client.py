@@ -145,8 +145,8 @@ class Cluster:
 
     def wait_gone(self, refs: list[dict], timeout: float, interval: float = 0.5) -> list[dict]:
         """Wait until none of the objects exists any more; those still there after ``timeout`` seconds."""
-        left, _ = poll(lambda: [r for r in refs if self.get(r) is not None] or None, timeout, interval)
-        return left or []
+        _, still = wait_each(self, refs, lambda live: None if live is None else "still there", timeout, interval)
+        return [r for r, _ in still]
 
     def exec(self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float) -> dict:
         """Run ``argv`` in a container of a running pod; its exit code, stdout and stderr.
@@ -172,13 +172,28 @@ class Cluster:
         return {"rc": exit_code(status), "stdout": "".join(out), "stderr": "".join(err)}
 
 
-def poll(problem, timeout: float, interval: float) -> tuple[object, float]:
-    """Ask ``problem()`` (what is not done yet, or None when done) every ``interval`` seconds until it is done or
-    ``timeout`` seconds have passed; the last answer (None when done) and the seconds waited."""
+def wait_each(cluster, refs: list[dict], problem, timeout: float, interval: float, *,
+              first: list | None = None) -> tuple[list[tuple[dict, float]], list[tuple[dict, str]]]:
+    """Look at every object of ``refs`` until ``problem(live)`` (what is not done yet, or None) is None for each, at
+    most ``timeout`` seconds: ``first`` is the first look when the caller has it, then every object not done yet is
+    read again, all at once, every ``interval`` seconds. The objects done with the seconds each took, in the order
+    they got done; the objects still not done with their last reason."""
     started = time.monotonic()
-    while (answer := problem()) is not None and time.monotonic() - started < timeout:
+    lives = cluster.each(cluster.get, refs) if first is None else first
+    done = []
+    while True:
+        still = []
+        for r, live in zip(refs, lives, strict=True):
+            reason = problem(live)
+            if reason is None:
+                done.append((r, time.monotonic() - started))
+            else:
+                still.append((r, reason))
+        if not still or time.monotonic() - started >= timeout:
+            return done, still
         time.sleep(interval)
-    return answer, time.monotonic() - started
+        refs = [r for r, _ in still]
+        lives = cluster.each(cluster.get, refs)
 
 
 def exit_code(status: dict) -> int:

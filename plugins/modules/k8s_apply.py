@@ -201,6 +201,7 @@ from ansible_collections.onprem.k8snet.plugins.module_utils.k8s_client import (
     ClusterError,
     failure,
     message,
+    wait_each,
 )
 
 ARGUMENT_SPEC = {
@@ -246,27 +247,15 @@ def load(item: dict, loaded: dict | None = None) -> dict:
     return objects[0]
 
 
-def wait_all(cluster: Cluster, refs: list[dict], lives: list, *, problem, what, timeout: float, waited: list) -> None:
-    """Until ``problem(live)`` (a reason, or None when done) is None for every object: ``lives`` is the first look,
-    then every object not done yet is read again, all at once, each POLL seconds. Each object is listed in
-    ``waited`` (``what(ref)``, the seconds until it was done) as it gets done; the first one still not done
-    at ``timeout`` fails the call, naming its last reason."""
-    started = time.monotonic()
-    while True:
-        still = []
-        for r, live in zip(refs, lives, strict=True):
-            reason = problem(live)
-            if reason is None:
-                waited.append({"what": what(r), "seconds": round(time.monotonic() - started, 1)})
-            else:
-                still.append((r, reason))
-        if not still:
-            return
-        if time.monotonic() - started >= timeout:
-            raise ApplyError(f"timed out after {timeout:g} s waiting for {what(still[0][0])}: {still[0][1]}")
-        time.sleep(POLL)
-        refs = [r for r, _ in still]
-        lives = cluster.each(cluster.get, refs)
+def wait_all(cluster: Cluster, refs: list[dict], lives: list | None, *, problem, what, timeout: float,
+             waited: list) -> None:
+    """k8s_client.wait_each (``lives``: the first look, or None to read it), each object listed in ``waited``
+    (``what(ref)`` and the seconds it took) as it gets done; the first still not done after ``timeout`` fails the
+    call, naming its last reason."""
+    done, still = wait_each(cluster, refs, problem, timeout, POLL, first=lives)
+    waited += [{"what": what(r), "seconds": round(seconds, 1)} for r, seconds in done]
+    if still:
+        raise ApplyError(f"timed out after {timeout:g} s waiting for {what(still[0][0])}: {still[0][1]}")
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster: Cluster | None = None, *,
@@ -486,7 +475,7 @@ def apply_component(params: dict, check_mode: bool, cluster: Cluster, loaded: di
         mounted = {plan_apply.ref_key(s): (s, plan_apply.ref(obj)) for _, obj in gated if not untouched(obj)
                    for s in awaited[plan_apply.ref_key(plan_apply.ref(obj))]}
         secrets = [s for s, _ in mounted.values()]
-        wait_all(cluster, secrets, cluster.each(cluster.get, secrets),
+        wait_all(cluster, secrets, None,
                  problem=lambda live: None if live else "not created yet",
                  what=lambda s: f"{plan_apply.describe(s)} to exist (the add-on creates it; "
                                 f"{plan_apply.describe(mounted[plan_apply.ref_key(s)][1])} mounts it)",

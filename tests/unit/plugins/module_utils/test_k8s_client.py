@@ -1,4 +1,4 @@
-"""k8s_client's waiting: poll() and Cluster.wait_gone, and k8s_apply's wait_for on top of poll()."""
+"""k8s_client's waiting: wait_each() and Cluster.wait_gone, and k8s_apply's wait_all on top of wait_each()."""
 
 from __future__ import annotations
 
@@ -7,16 +7,30 @@ from ansible_collections.onprem.k8snet.plugins.module_utils import k8s_client
 from ansible_collections.onprem.k8snet.plugins.modules import k8s_apply
 
 
-def answers(*said):
-    left = list(said)
-    return lambda: left.pop(0) if len(left) > 1 else left[0]
+class Looks:
+    """A cluster whose objects answer, read after read, what each was told to (the last answer again and again);
+    it counts the rounds of reads sent at once."""
+
+    def __init__(self, **said):
+        self.said, self.rounds = {name: list(answers) for name, answers in said.items()}, []
+
+    def get(self, r):
+        left = self.said[r["name"]]
+        return left.pop(0) if len(left) > 1 else left[0]
+
+    def each(self, work, items):
+        self.rounds.append([i["name"] for i in items])
+        return [work(i) for i in items]
 
 
-def test_poll_asks_until_done_and_gives_the_last_answer_when_time_runs_out():
-    done, waited = k8s_client.poll(answers("two pods left", "one pod left", None), timeout=5, interval=0)
-    assert done is None and waited < 5
-    stuck, waited = k8s_client.poll(answers("never ready"), timeout=0.05, interval=0.01)
-    assert stuck == "never ready" and waited >= 0.05
+def test_wait_each_reads_what_is_not_done_yet_at_once_until_done_or_out_of_time():
+    cluster = Looks(a=["two pods left", "one pod left", None], b=[None])
+    done, still = k8s_client.wait_each(cluster, [{"name": "a"}, {"name": "b"}], lambda reason: reason, 5, 0)
+    assert [r["name"] for r, _ in done] == ["b", "a"] and still == []
+    assert cluster.rounds == [["a", "b"], ["a"], ["a"]]
+    cluster = Looks(c=["never ready"])
+    done, still = k8s_client.wait_each(cluster, [{"name": "c"}], lambda reason: reason, 0.05, 0.01, first=["no"])
+    assert done == [] and still == [({"name": "c"}, "never ready")] and cluster.rounds[0] == ["c"]
 
 
 def test_wait_gone_names_what_is_still_there():
@@ -29,11 +43,14 @@ def test_wait_gone_names_what_is_still_there():
     assert cluster.wait_gone(refs, timeout=5, interval=0) == []
 
 
-def test_k8s_apply_wait_for_records_the_wait_or_fails_naming_the_last_reason(monkeypatch):
+def test_k8s_apply_wait_all_records_each_wait_as_it_ends_or_fails_naming_the_first_left_and_its_reason(monkeypatch):
     monkeypatch.setattr(k8s_apply, "POLL", 0.01)
+    cluster = Looks(a=["1 of 2 ready", None], b=[None], x=["starting", "not Established"])
     waited = []
-    k8s_apply.wait_for("deployment/controller to roll out", answers("1 of 2 ready", None), 5, waited)
-    assert [w["what"] for w in waited] == ["deployment/controller to roll out"]
+    k8s_apply.wait_all(cluster, [{"name": "a"}, {"name": "b"}], None, problem=lambda reason: reason,
+                       what=lambda r: f"{r['name']} to roll out", timeout=5, waited=waited)
+    assert [w["what"] for w in waited] == ["b to roll out", "a to roll out"]            # in the order they ended
     with pytest.raises(k8s_apply.ApplyError, match=r"^timed out after 0.05 s waiting for CRD x to be Established: "
                                                    r"not Established$"):
-        k8s_apply.wait_for("CRD x to be Established", answers("not Established"), 0.05, waited)
+        k8s_apply.wait_all(cluster, [{"name": "x"}], None, problem=lambda reason: reason,
+                           what=lambda r: f"CRD {r['name']} to be Established", timeout=0.05, waited=waited)
