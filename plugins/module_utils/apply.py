@@ -9,8 +9,10 @@ The module onprem.k8snet.k8s_apply does the requests; this module says what they
   controller or Job creates it, as MetalLB's controller does the speakers' memberlist) is applied only
   once that Secret exists: kubelet would otherwise fail the mount and retry with a growing backoff
   (15-30 s on a first install) long after the Secret appeared;
-- stages: the pod network is applied and rolled out before any other add-on is applied (every other
-  add-on's pods need it: started earlier, their sandboxes fail and kubelet backs off the same way);
+- the pod network first: its objects are applied, and the others' only once it is up on every Node (their
+  pods need it: started earlier, their sandboxes fail and kubelet backs off the same way). Up means the
+  Node's NetworkUnavailable condition is False, which flannel sets once the node has its subnet, seconds
+  before its readiness probe (every 10 s) makes its DaemonSet count as rolled out;
 - rolled out: a Deployment, DaemonSet or StatefulSet counts only when its controller has seen the
   current generation (status.observedGeneration) and every replica is updated and available;
 - changed: an object is changed when the apply created it or moved its resourceVersion (a
@@ -202,10 +204,28 @@ def phases(objects: list[dict], is_custom) -> tuple[list[dict], list[dict]]:
     return [o for o in objects if not is_custom(o)], [o for o in objects if is_custom(o)]
 
 
-def stages(components: list[str], first: set[str]) -> list[list[str]]:
-    """The add-ons in the groups they are applied in, each group applied and rolled out before the next:
-    those of ``first`` (the pod network), then the rest, each in the given order (empty groups left out)."""
-    return [g for g in ([c for c in components if c in first], [c for c in components if c not in first]) if g]
+NETWORK_UP = "network up"             # the step between the pod network's objects and everyone else's
+
+
+def steps(components: list[str], passes: list[str], pod_network: frozenset[str]) -> list[tuple[str, str]]:
+    """(pass, add-on) in the order one call does them: each pass for every add-on in turn. With base then finish,
+    the pod network's base first, then (NETWORK_UP, the pod network) when other add-ons follow, then their base,
+    then every add-on's finish in order."""
+    if passes != ["base", "finish"]:
+        return [(name, c) for name in passes for c in components]
+    first, rest = [c for c in components if c in pod_network], [c for c in components if c not in pod_network]
+    return [*(("base", c) for c in first), *([(NETWORK_UP, first[-1])] if first and rest else []),
+            *(("base", c) for c in rest), *(("finish", c) for c in components)]
+
+
+def network_problem(node: dict | None) -> str | None:
+    """Why the pod network is not up on a Node yet (None: its NetworkUnavailable condition is False)."""
+    if not node:
+        return "the Node is gone"
+    conditions = (node.get("status") or {}).get("conditions") or []
+    if any(c.get("type") == "NetworkUnavailable" and c.get("status") == "False" for c in conditions):
+        return None
+    return "its NetworkUnavailable condition is not False yet (the pod network sets it once the node has its subnet)"
 
 
 def awaited_secrets(obj: dict, rendered: set) -> list[dict]:

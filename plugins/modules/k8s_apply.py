@@ -33,9 +33,10 @@ description:
     CRD or namespace does not exist yet (this run would create it) are reported as to be created.
   - With O(components), one call does every add-on in order, as a play would with one call per add-on and
     O(phase=base) then O(phase=finish) (the first phase for every add-on, then the second for every add-on),
-    except that the pod network (C(flannel)) is applied and rolled out before any other add-on is applied:
-    started without it, the other add-ons' pods fail to get a sandbox and kubelet backs off. It stops at the
-    first add-on that fails. A re-run that changes nothing costs one task, not one per add-on.
+    except that the pod network (C(flannel)) goes first: when it sent anything, the other add-ons are applied
+    once every Node's C(NetworkUnavailable) condition is False (flannel sets it when the node has its subnet);
+    started earlier, their pods fail to get a sandbox and kubelet backs off. It stops at the first add-on that
+    fails. A re-run that changes nothing costs one task, not one per add-on.
   - Runs on the controller (in its process, through the action plugin of the same name).
 options:
   component:
@@ -288,19 +289,34 @@ def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> d
         return failure("k8s_apply", params.get("kubeconfig"), e)
     phase = params.get("phase") or "all"
     passes = ["preflight"] if params.get("preflight") else (["base", "finish"] if phase == "all" else [phase])
-    stages = plan_apply.stages(params["components"], POD_NETWORK if passes == ["base", "finish"] else set())
     results = {}
-    for stage in stages:
-        for name in passes:
-            for component in stage:
-                one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
-                       "components": None, "phase": name if name != "preflight" else "all",
-                       "preflight": name == "preflight"}
-                outcome = run(one, check_mode, cluster=cluster, loaded=loaded, known=known)
-                results[component] = merged(results.get(component), outcome)
-                if outcome.get("failed"):
-                    return {**totals(results), "failed": True, "msg": outcome["msg"]}
+    for name, component in plan_apply.steps(params["components"], passes, POD_NETWORK):
+        if name == plan_apply.NETWORK_UP:
+            outcome = network_up(cluster, results, params)
+        else:
+            one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
+                   "components": None, "phase": name if name != "preflight" else "all",
+                   "preflight": name == "preflight"}
+            outcome = run(one, check_mode, cluster=cluster, loaded=loaded, known=known)
+        results[component] = merged(results.get(component), outcome)
+        if outcome.get("failed"):
+            return {**totals(results), "failed": True, "msg": outcome["msg"]}
     return totals(results)
+
+
+def network_up(cluster: Cluster, results: dict, params: dict) -> dict:
+    """When the pod network's base phase (``results`` so far) sent something: until it is up on every Node."""
+    outcome = {"waited": []}
+    if not any(r.get("created") or r.get("updated") for r in results.values()):
+        return outcome                                   # as it was: up, or its rollout wait will say why not
+    try:
+        nodes = [plan_apply.ref(n) for n in cluster.find("v1", "Node")]
+        wait_all(cluster, nodes, None, problem=plan_apply.network_problem,
+                 what=lambda r: f"the pod network to be up on Node {r['name']}", timeout=params["wait_timeout"],
+                 waited=outcome["waited"])
+    except Exception as e:
+        return {**outcome, **failure("the pod network", params.get("kubeconfig"), e)}
+    return outcome
 
 
 def prefetch(params: dict, cluster: Cluster, loaded: dict) -> dict:

@@ -596,28 +596,63 @@ def test_a_secret_that_never_comes_fails_naming_it_and_the_workload(tmp_path):
         in result["msg"]
 
 
-def test_the_pod_network_is_rolled_out_before_any_other_add_on_is_applied(tmp_path):
-    cluster = FakeCluster()
-    original_get = cluster.get
-    flannel_ds = obj("DaemonSet", "kube-flannel-ds", namespace="kube-flannel", api="apps/v1", component="flannel")
+class NodesUpWithTheNetwork(FakeCluster):
+    """Two Nodes whose NetworkUnavailable condition turns False on the second look after flannel's DaemonSet
+    exists (flanneld took its subnet); that DaemonSet is rolled out on every node when read."""
 
-    def get(r):
-        live = original_get(r)
-        if live and r["name"] == "kube-flannel-ds":
-            cluster.calls.append("flannel rolled out")
-            live["status"] = {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3,
-                              "numberAvailable": 3}
+    def __init__(self):
+        super().__init__()
+        self.looks = {}
+        for name in ("n1", "n2"):
+            self.store[("", "Node", "", name)] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+
+    def get(self, r):
+        live = super().get(r)
+        if r["kind"] == "Node":
+            self.calls.append(f"look at Node {r['name']}")
+            flannel_up = ("apps", "DaemonSet", "kube-flannel", "kube-flannel-ds") in self.store
+            self.looks[r["name"]] = self.looks.get(r["name"], 0) + flannel_up
+            up = "False" if self.looks[r["name"]] >= 2 else "True"
+            live["status"] = {"conditions": [{"type": "NetworkUnavailable", "status": up}]}
+        if live and r["kind"] == "DaemonSet":
+            live["status"] = {"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2,
+                              "numberAvailable": 2}
         return live
-    cluster.get = get
-    args = many(tmp_path, components=["flannel", "ingress"])
-    (tmp_path / "flannel").mkdir()
+
+
+def flannel_then_ingress(tmp_path, **more):
+    args = many(tmp_path, components=["flannel", "ingress"], **more)
+    (tmp_path / "flannel").mkdir(exist_ok=True)
     args["manifests"]["flannel"] = {"objects": items(tmp_path / "flannel", [
-        obj("Namespace", "kube-flannel", namespace=None, component="flannel"), flannel_ds])}
-    result = k8s_apply.run(args, cluster=cluster)
+        obj("Namespace", "kube-flannel", namespace=None, component="flannel"),
+        obj("DaemonSet", "kube-flannel-ds", namespace="kube-flannel", api="apps/v1", component="flannel")])}
+    return args
+
+
+def test_the_other_add_ons_are_applied_once_the_pod_network_is_up_on_every_node(tmp_path):
+    cluster = NodesUpWithTheNetwork()
+    result = k8s_apply.run(flannel_then_ingress(tmp_path), cluster=cluster)
     assert not result.get("failed"), result
     steps = [c.removeprefix("apply ") for c in cluster.calls if "k8snet-applied" not in c]
-    assert steps[:3] == ["Namespace kube-flannel", "DaemonSet kube-flannel/kube-flannel-ds", "flannel rolled out"]
-    assert steps[-2:] == ["Namespace web", "Deployment web/nginx"]                 # only then the next add-on
+    assert steps == ["Namespace kube-flannel", "DaemonSet kube-flannel/kube-flannel-ds",
+                     "look at Node n1", "look at Node n2", "look at Node n1", "look at Node n2",
+                     "Namespace web", "Deployment web/nginx"]
+    assert [w["what"] for w in result["results"][0]["waited"]] == [
+        "the pod network to be up on Node n1", "the pod network to be up on Node n2",
+        "DaemonSet kube-flannel/kube-flannel-ds to roll out"]
+    cluster.calls.clear()
+    again = k8s_apply.run(flannel_then_ingress(tmp_path), cluster=cluster)     # nothing sent: no Node looked at
+    assert again["changed"] is False and cluster.calls == []
+
+
+def test_a_pod_network_that_never_comes_up_stops_the_call_before_the_other_add_ons(tmp_path):
+    cluster = NodesUpWithTheNetwork()
+    cluster.looks = {"n2": -10**9}                                              # flanneld never starts on n2
+    result = k8s_apply.run(flannel_then_ingress(tmp_path, wait_timeout=0.1), cluster=cluster)
+    assert result["failed"] is True and result["msg"] == (
+        "timed out after 0.1 s waiting for the pod network to be up on Node n2: its NetworkUnavailable condition is "
+        "not False yet (the pod network sets it once the node has its subnet)")
+    assert not any("web" in c for c in cluster.calls)
 
 
 def test_the_waits_look_at_every_crd_and_controller_just_sent_at_once_and_spend_no_poll_when_they_are_ready(
