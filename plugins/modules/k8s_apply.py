@@ -292,7 +292,7 @@ def run_components(params: dict, check_mode: bool, cluster: Cluster | None) -> d
     results = {}
     for name, component in plan_apply.steps(params["components"], passes, POD_NETWORK):
         if name == plan_apply.NETWORK_UP:
-            outcome = network_up(cluster, results, params)
+            outcome = {"waited": []} if check_mode else network_up(cluster, results, params)
         else:
             one = {**params, "component": component, "objects": params["manifests"][component]["objects"],
                    "components": None, "phase": name if name != "preflight" else "all",

@@ -3,7 +3,8 @@
 Generated in ``metallb-system``, one of each per pool of the plan (named after the pool):
 ``IPAddressPool`` v1beta1; ``L2Advertisement`` for L2 pools, its ``interfaces`` being the NICs
 the nodes chose; ``BGPAdvertisement`` for BGP pools; and one ``BGPPeer`` v1beta2 per peer.
-The memberlist Secret is not generated (the controller creates it).
+The memberlist Secret is not generated (the controller creates it; api mode applies the speakers' DaemonSet
+once it exists, see onprem.k8snet.k8s_apply).
 
 Artifact: ``patches/kube-proxy-strictarp.yaml``, the KubeProxyConfiguration fragment that IPVS
 mode needs (render mode users merge it into ConfigMap kube-system/kube-proxy themselves).

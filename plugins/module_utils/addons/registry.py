@@ -20,7 +20,7 @@ class AddOn:
     pins: dict[str, str] = field(default_factory=dict)       # pin table -> upstream project (see below)
     builders: dict[str, str] = field(default_factory=dict)   # plan variant -> builder module; "" = any
     pre_steps: bool = True                   # the role's tasks/main.yml runs before the add-ons are applied
-    pod_network: bool = False                # rolled out before any other add-on is applied (k8s_apply)
+    pod_network: bool = False                # the others are applied once it is up on every Node (k8s_apply)
 
     # A pin table named P is the role defaults P_version (the release tag) and P_manifests (the files at
     # that tag, each {path, sha256}); upstream_fetch downloads them from the project's repository.

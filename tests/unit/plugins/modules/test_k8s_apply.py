@@ -666,3 +666,13 @@ def test_the_waits_look_at_every_crd_and_controller_just_sent_at_once_and_spend_
     assert not result.get("failed"), result
     assert [w["seconds"] for w in result["waited"]] == [0.0] * 4                # the apply's answers are not looks
     assert 4 in cluster.rounds                                                   # the three CRDs and the controller
+
+
+def test_check_mode_does_not_wait_for_a_pod_network_it_only_dry_ran(tmp_path):
+    cluster = NodesUpWithTheNetwork()
+    cluster.looks = {"n1": -10**9, "n2": -10**9}                               # never up: nothing was installed
+    result = k8s_apply.run(flannel_then_ingress(tmp_path, wait_timeout=0.1), check_mode=True, cluster=cluster)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["waited"] == [] and cluster.store.keys() == {
+        ("", "Namespace", "", "kube-system"), ("", "Node", "", "n1"), ("", "Node", "", "n2")}
+
