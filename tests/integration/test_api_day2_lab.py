@@ -56,22 +56,22 @@ def dns_lb_address(lab) -> str | None:
 def test_a_pool_added_checked_then_applied_then_removed(cluster, run_playbook, tmp_path):
     lab = cluster
     first = run(run_playbook, lab, tmp_path, [LAB_POOL])
-    assert first.rc == 0, first.failed_messages() or first.stdout[-3000:]
+    assert first.rc == 0, first.why()
     assert pools_live(lab) == {"lab-l2": ["192.168.56.240-192.168.56.250"]}
 
     dry = run(run_playbook, lab, tmp_path, [LAB_POOL, EXTRA_POOL], check=True)
-    assert dry.rc == 0, dry.failed_messages()
+    assert dry.rc == 0, dry.why()
     assert applied(dry) == {"metallb": applied(dry)["metallb"]}, applied(dry)        # only MetalLB would change
     assert applied(dry)["metallb"].startswith("metallb: 2 created, 0 updated, 0 deleted"), applied(dry)
     assert "lab-extra" not in pools_live(lab)                                          # and nothing did
     real = run(run_playbook, lab, tmp_path, [LAB_POOL, EXTRA_POOL])
-    assert real.rc == 0, real.failed_messages()
+    assert real.rc == 0, real.why()
     assert applied(real) == applied(dry)                                               # what --check said
     assert pools_live(lab)["lab-extra"] == ["192.168.56.230-192.168.56.235"]
     assert advertisements(lab) == ["lab-extra", "lab-l2"]
 
     removed = run(run_playbook, lab, tmp_path, [LAB_POOL])
-    assert removed.rc == 0, removed.failed_messages()
+    assert removed.rc == 0, removed.why()
     assert applied(removed)["metallb"].startswith("metallb: 0 created, 0 updated, 2 deleted"), applied(removed)
     assert list(pools_live(lab)) == ["lab-l2"] and advertisements(lab) == ["lab-l2"]
 
@@ -91,5 +91,5 @@ def test_shrinking_a_pool_past_a_held_address_is_refused_unless_allowed(cluster,
     assert refused.changed_hosts() == []
 
     allowed = run(run_playbook, lab, tmp_path, [shrunk], k8s_allow_disruptive=True)
-    assert allowed.rc == 0, allowed.failed_messages()
+    assert allowed.rc == 0, allowed.why()
     assert pools_live(lab) == {"lab-l2": ["192.168.56.241-192.168.56.250"]}

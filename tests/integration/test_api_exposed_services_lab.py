@@ -46,7 +46,7 @@ def test_exposed_services_answer_from_outside_and_go_when_dropped(lab_cluster, r
     staging = {"k8s_render_dir": str(tmp_path / "staging")}
     result = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                           extravars={**staging, "k8s_exposed_services": [README_EXAMPLE, ON_FIXED_IP]})
-    assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
+    assert result.rc == 0, result.why()
     said = applied(result).get("exposed_services", "")
     assert said.startswith("exposed_services: 2 created"), applied(result)
 
@@ -66,7 +66,7 @@ def test_exposed_services_answer_from_outside_and_go_when_dropped(lab_cluster, r
 
     dropped = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                            extravars={**staging, "k8s_exposed_services": []})
-    assert dropped.rc == 0, dropped.failed_messages()
+    assert dropped.rc == 0, dropped.why()
     said = applied(dropped).get("exposed_services", "")
     assert "0 created, 0 updated, 2 deleted" in said, applied(dropped)
     names = {s["metadata"]["name"] for s in lab.kube_json("-n", "kube-system", "get", "services")["items"]}

@@ -42,7 +42,7 @@ def cluster(lab_manager):
 def converge(run_playbook, lab, tmp_path, **extravars):
     result = run_playbook("site.yml", lab.inventory,
                           extravars={"k8s_render_dir": str(tmp_path / "staging"), **extravars})
-    assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
+    assert result.rc == 0, result.why()
     return result
 
 
@@ -131,7 +131,7 @@ def test_a_controller_setting_change_returns_only_when_the_new_pods_are_ready(cl
     changed = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                            extravars={"k8s_render_dir": str(tmp_path / "staging"),
                                       "ingress_lb_ip": "192.168.56.249", "ingress_custom_resources": False})
-    assert changed.rc == 0, changed.failed_messages() or changed.stdout[-4000:]
+    assert changed.rc == 0, changed.why()
     deployment = lab.kube_json("-n", "nginx-ingress", "get", "deployment", "nginx-ingress")
     status, wanted = deployment["status"], deployment["spec"]["replicas"]
     assert status["observedGeneration"] == deployment["metadata"]["generation"], status

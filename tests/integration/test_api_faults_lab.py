@@ -142,7 +142,7 @@ def test_an_api_server_restart_during_the_apply_fails_clearly_or_converges_and_t
     # its back-off growing to 5 min. The re-run converges once both are over: each of its waits gets 10 min.
     again = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                          extravars={**staging, "cluster_addon_wait_timeout": 600})
-    assert again.rc == 0, again.failed_messages() or again.stdout[-4000:]
+    assert again.rc == 0, again.why()
     third = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
     assert third.rc == 0 and third.changed_hosts() == [], third.stats
     record = lab.kube_json("-n", "kube-system", "get", "configmaps", "-l", "app.kubernetes.io/managed-by=k8snet")
@@ -156,7 +156,7 @@ def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_o
     first = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                          extravars={**first_dir, "metallb_pools": [LAB_POOL, EXTRA_POOL],
                                     "k8s_exposed_services": [DNS_NP]})
-    assert first.rc == 0, first.failed_messages() or first.stdout[-4000:]
+    assert first.rc == 0, first.why()
     assert pools(lab) == ["lab-extra", "lab-l2"] and exists(lab, "-n", "kube-system", "service", "dns-np")
 
     # Drift that gives the MetalLB apply something to wait for: its speaker DaemonSet deleted by hand.
@@ -177,7 +177,7 @@ def test_killed_mid_apply_then_rerun_from_an_empty_home_converges_and_does_the_o
              "k8s_exposed_services": []}
     again = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=fresh,
                          envvars={"HOME": str(home)})
-    assert again.rc == 0, again.failed_messages() or again.stdout[-4000:]
+    assert again.rc == 0, again.why()
     assert (home / ".cache/k8snet").is_dir()                     # it fetched the kubeconfig itself
     assert pools(lab) == ["lab-l2"]                              # owed removal 1
     assert not exists(lab, "-n", "kube-system", "service", "dns-np")            # owed removal 2
@@ -226,7 +226,7 @@ def test_the_lb_address_moves_when_its_node_loses_power_and_requests_resume(clus
     lab = cluster
     first = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                          extravars={"k8s_render_dir": str(tmp_path / "staging")})
-    assert first.rc == 0, first.failed_messages() or first.stdout[-4000:]
+    assert first.rc == 0, first.why()
     lab.kubectl("apply", "-f", "-", data=WEB % AGNHOST)
     lab.kubectl("rollout", "status", "deployment/web", "--timeout=180s", timeout=200)
     address = wait_until(lambda: (lab.kube_json("get", "service", "web")["status"].get("loadBalancer", {})
@@ -286,21 +286,21 @@ def test_a_rebooted_node_behind_a_drop_firewall_comes_back_with_its_pods_and_ope
 
     try:
         applied = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
-        assert applied.rc == 0, applied.failed_messages() or applied.stdout[-4000:]
+        assert applied.rc == 0, applied.why()
         for opening in ("udp dport 8472 accept", "tcp dport 7946 accept", "tcp dport 30000-32767 accept"):
             assert opening in openings(), openings()
 
         rebooted = run_playbook("tests/integration/playbooks/reboot.yml", lab.inventory, limit=node,
                                 extravars={"marker": "cluster-firewall"})
-        assert rebooted.rc == 0, rebooted.failed_messages()           # Ansible reconnected through the firewall
+        assert rebooted.rc == 0, rebooted.why()           # Ansible reconnected through the firewall
         assert "udp dport 8472 accept" in openings()                   # loaded again at boot
         wait_back(lab, node)
 
         verified = run_playbook("playbooks/verify.yml", lab.inventory, extravars=staging)
-        assert verified.rc == 0, verified.failed_messages() or verified.stdout[-4000:]
+        assert verified.rc == 0, verified.why()
         lines = traffic_lines(verified)
         assert_every_kind_passed(lines)
         again = run_playbook("site.yml", lab.inventory, skip_tags="verify", extravars=staging)
-        assert again.rc == 0 and again.changed_hosts() == [], again.changed_hosts() or again.failed_messages()
+        assert again.rc == 0 and again.changed_hosts() == [], again.changed_hosts() or again.why()
     finally:
         lab.exec(node, "systemctl disable --now nftables; nft delete table inet filter", check=False)

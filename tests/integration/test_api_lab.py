@@ -95,12 +95,12 @@ def live_objects(lab) -> dict[str, tuple]:
 def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster, run_playbook, tmp_path):
     lab = spent_cluster("vagrant")
     dry = run_playbook("site.yml", lab.inventory, check=True, extravars={"k8s_render_dir": str(tmp_path / "staging")})
-    assert dry.rc == 0, dry.failed_messages()
+    assert dry.rc == 0, dry.why()
     said = applied(dry).get("flannel", "")
     assert said.startswith("flannel: 6 created"), applied(dry)                # what the real run will do ...
     assert lab.kubectl("get", "namespace", "kube-flannel", check=False).returncode != 0    # ... and did not do
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
-    assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
+    assert result.rc == 0, result.why()
     nodes = lab.kube_json("get", "nodes")["items"]
     assert not lab.kubectl("get", "namespace", "k8snet-verify", check=False).stdout     # verify cleaned up
     for node in nodes:
@@ -118,7 +118,7 @@ def test_site_yml_in_api_mode_gives_the_cluster_working_networking(spent_cluster
     # verify apart (it ran above; its test objects live in a namespace of their own, gone at its end)
     again = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                          extravars={"k8s_render_dir": str(tmp_path / "staging")})
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     changed = [(e["event_data"]["host"], e["event_data"]["task"]) for e in again.events
                if e.get("event") == "runner_on_ok" and e["event_data"]["res"].get("changed")]
     assert again.changed_hosts() == [], (json.dumps(again.stats), changed)

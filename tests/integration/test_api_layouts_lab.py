@@ -62,7 +62,7 @@ def test_flanneld_takes_the_planned_nic_on_every_node(lab_cluster, run_playbook,
         assert names == {"node1": ["enp0s8"], "node2": ["enp0s8"], "node3": ["ens9"]}
         assert_day0(lab)
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(tmp_path / "staging")})
-    assert result.rc == 0, result.failed_messages() or result.stdout[-4000:]
+    assert result.rc == 0, result.why()
     expected = {node: inventory_nic(lab, node) for node in lab.nodes}
     if layout == "renamed":
         assert expected == {"node1": "enp0s8", "node2": "enp0s8", "node3": "ens9"}
@@ -93,7 +93,7 @@ def test_a_nic_change_on_one_node_restarts_its_flannel_pod_on_the_new_nic(lab_cl
     # on the cluster the test before installed, switching MetalLB and the ingress controller off is disruptive
     first = run_playbook("site.yml", lab.inventory, skip_tags="verify",
                          extravars={**staging, "k8s_allow_disruptive": True})
-    assert first.rc == 0, first.failed_messages() or first.stdout[-4000:]
+    assert first.rc == 0, first.why()
     before = flannel_pods(lab)
     assert sorted(before) == lab.nodes, before
     (eth2,) = [n["address"].split("/")[0] for n in lab.nics("node2") if n["name"] == "eth2"]
@@ -102,7 +102,7 @@ def test_a_nic_change_on_one_node_restarts_its_flannel_pod_on_the_new_nic(lab_cl
     # the pod traffic through node2's new tunnel is checked below with two pods instead
     moved = run_playbook("site.yml", with_host_vars(lab, tmp_path / "inventory", "node2", {"flannel_iface": "eth2"}),
                          skip_tags="verify", extravars=staging)
-    assert moved.rc == 0, moved.failed_messages() or moved.stdout[-4000:]
+    assert moved.rc == 0, moved.why()
     after = flannel_pods(lab)
     # node2's flanneld must restart to take the new address; nothing else may (the DaemonSet is unchanged)
     assert after["node2"] != before["node2"], (before, after)

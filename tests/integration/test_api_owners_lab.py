@@ -88,7 +88,7 @@ def test_flannel_installed_by_hand_is_refused_then_adopted(cluster, run_playbook
     assert lab.kube_json("get", "daemonsets,configmaps", "-A", "-l", OURS)["items"] == []
 
     adopted = run(run_playbook, lab, tmp_path, k8s_adopt_existing=True)
-    assert adopted.rc == 0, adopted.failed_messages()
+    assert adopted.rc == 0, adopted.why()
     ds = flannel_daemonset(lab)
     assert ds["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "k8snet"
     args = next(c for c in ds["spec"]["template"]["spec"]["containers"] if c["name"] == "kube-flannel")["args"]
@@ -118,7 +118,7 @@ def test_switching_metallb_off_keeps_a_pool_someone_else_made_unless_disruption_
     assert lab.kubectl("-n", "metallb-system", "get", "deployment", "controller", check=False).returncode == 0
 
     allowed = run(run_playbook, lab, tmp_path, metallb_enabled=False, k8s_allow_disruptive=True)
-    assert allowed.rc == 0, allowed.failed_messages()
+    assert allowed.rc == 0, allowed.why()
     crds = [c["metadata"]["name"] for c in lab.kube_json("get", "customresourcedefinitions")["items"]]
     assert not [c for c in crds if c.endswith(".metallb.io")], crds
     wait_until(lambda: lab.kubectl("get", "namespace", "metallb-system", check=False).returncode != 0, 120,

@@ -87,7 +87,7 @@ def remote_dns(lab, address: str):
 def test_bgp_sessions_routes_and_the_remote_client(bgp_lab, run_playbook):
     lab = bgp_lab
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_exposed_services": [DNS_LB]})
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     lines = traffic_lines(result)
     for kind in ("intra-pod", "pod-to-pod", "pod-to-service", "external-to-service"):
         assert any(line.startswith(kind) and " PASS " in line for line in lines), lines
@@ -169,7 +169,7 @@ def test_an_unreachable_peer_is_reported_by_verify_with_the_speakers_error(bgp_l
             assert f"BGP session {node} -> lab-router {router.ROUTER_IP}: ok (established" in evidence, evidence
     finally:
         restored = run_playbook("site.yml", lab.inventory, skip_tags="verify")
-        assert restored.rc == 0, restored.failed_messages()
+        assert restored.rc == 0, restored.why()
 
 
 def sessions_up_since(lab) -> dict[str, int]:
@@ -187,7 +187,7 @@ def test_day2_pools_change_only_their_routes_and_a_new_hold_time_takes_effect(bg
 
     def site(**extravars):
         result = run_playbook("site.yml", lab.inventory, extravars=extravars, skip_tags="verify")
-        assert result.rc == 0, result.failed_messages()
+        assert result.rc == 0, result.why()
 
     def nothing_else_moved(up_before: dict[str, int]) -> None:
         assert next_hops(ingress) == ingress_hops

@@ -67,7 +67,7 @@ def cluster(lab_manager, run_playbook, tmp_path_factory):
     converged = Cluster(lab, write_inventory(base / "three", 3), write_inventory(base / "four", 4),
                         base / "rendered")
     result = run_playbook("site.yml", converged.three, extravars={"k8s_render_dir": str(converged.render_dir)})
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     assert sorted(host_changes(result)) == ["node1", "node2", "node3"]
     yield converged
     clean_node_state(lab)
@@ -85,7 +85,7 @@ def reconfigure(cluster, run_playbook, tmp_path, inventory=None, **extravars):
 def test_pool_and_exposure_change_prints_the_diff_and_changes_only_those_objects(cluster, run_playbook, tmp_path):
     result, changes, _ = reconfigure(cluster, run_playbook, tmp_path, ingress_exposure="nodeport", metallb_pools=[
         {"name": "lab-l2", "addresses": ["192.168.56.230-192.168.56.250"]}])
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     lines = diff_lines(result)
     for expected in ("~ ingress.exposure: loadbalancer -> nodeport",
                      '~ metallb.pools.lab-l2.addresses: ["192.168.56.240-192.168.56.250"] -> '
@@ -102,7 +102,7 @@ def test_a_fourth_node_is_prepared_and_the_others_are_left_alone(cluster, run_pl
     lab = cluster.lab
     assert not has_sysctl_file(lab, "node4")
     result, changes, _ = reconfigure(cluster, run_playbook, tmp_path, inventory=cluster.four)
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     assert any(line.startswith("+ nodes.node4: null -> ") and line.endswith(
         "(node added: it gets detection, probes and preparation)") for line in diff_lines(result))
     assert host_changes(result).keys() == {"node4"}
@@ -132,7 +132,7 @@ def test_pod_cidr_change_is_refused_unless_disruptive_changes_are_allowed(cluste
 
     allowed = run_playbook(RECONFIGURE, cluster.three, extravars={
         "k8s_render_dir": str(render_dir), "k8s_pod_cidr": "10.245.0.0/16", "k8s_allow_disruptive": True})
-    assert allowed.rc == 0, allowed.failed_messages()
+    assert allowed.rc == 0, allowed.why()
     assert state(render_dir)["applied"]["cluster"]["pod_cidr"]["ipv4"] == "10.245.0.0/16"
     config = load(render_dir / "flannel/26-configmap-kube-flannel-kube-flannel-cfg.yaml")
     assert json.loads(config["data"]["net-conf.json"])["Network"] == "10.245.0.0/16"
@@ -143,7 +143,7 @@ def test_reset_puts_every_node_back_and_keeps_ssh(cluster, run_playbook, tmp_pat
     assert reserved_ports(lab, "node2") == f"30000-32767,{NODE2_OWN_RESERVED}"     # merged by preparation
     render_dir = copy_render_dir(cluster.render_dir, tmp_path / "rendered")
     result = run_playbook("playbooks/reset.yml", cluster.four, extravars={"k8s_render_dir": str(render_dir)})
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     assert not render_dir.exists()
     for node in lab.nodes:
         assert not has_sysctl_file(lab, node), node

@@ -55,7 +55,7 @@ def test_a_node_lost_during_the_probes_stops_the_run_before_the_add_ons_and_the_
 
     lab.exec("node3", "nft delete table inet k8snet-test")
     again = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(rendered)})
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert (rendered / STATE_FILE).exists()
     third = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(rendered)})
-    assert third.rc == 0 and third.changed_hosts() == [], third.failed_messages()
+    assert third.rc == 0 and third.changed_hosts() == [], third.why()

@@ -48,7 +48,7 @@ def assert_no_sysctl_file(lab):
 def test_vagrant_chooses_eth1_on_every_node_and_passes_it_as_iface(clean_nodes, run_playbook, tmp_path):
     lab = clean_nodes
     first = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert first.rc == 0, first.failed_messages()
+    assert first.rc == 0, first.why()
     assert nic_lines(first, lab) == {
         node: NAT_REASON.format(node=node, nic="eth1", address=lab.addresses[node], nat="eth0", pod_mtu=1450)
         for node in lab.nodes}
@@ -60,7 +60,7 @@ def test_vagrant_chooses_eth1_on_every_node_and_passes_it_as_iface(clean_nodes, 
     assert not (rendered / "flannel/node-annotations").exists()
 
     again = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []
 
 
@@ -69,7 +69,7 @@ def test_vagrant_chooses_eth1_on_every_node_and_passes_it_as_iface(clean_nodes, 
 def test_renamed_nics_get_per_node_annotations_and_metallb_gets_every_name(lab_layout, run_playbook, tmp_path):
     lab = lab_layout("renamed")
     first = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert first.rc == 0, first.failed_messages()
+    assert first.rc == 0, first.why()
     assert nic_lines(first, lab) == {
         "node1": NAT_REASON.format(node="node1", nic="enp0s8", address="192.168.56.11", nat="enp0s3", pod_mtu=1450),
         "node2": NAT_REASON.format(node="node2", nic="enp0s8", address="192.168.56.12", nat="enp0s3", pod_mtu=1450),
@@ -89,7 +89,7 @@ def test_renamed_nics_get_per_node_annotations_and_metallb_gets_every_name(lab_l
     assert advertisement["spec"]["interfaces"] == ["enp0s8", "ens9"]            # sorted, each name once
 
     again = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []
 
 
@@ -98,7 +98,7 @@ def test_renamed_nics_get_per_node_annotations_and_metallb_gets_every_name(lab_l
 def test_multi_nic_nodes_take_the_nic_of_the_inventory_address(lab_layout, run_playbook, tmp_path):
     lab = lab_layout("multi")
     result = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     lines = nic_lines(result, lab)
     for node in lab.nodes:
         assert lines[node].startswith(f"{node}: eth1: holds {lab.addresses[node]} (inventory address)")
@@ -109,7 +109,7 @@ def test_multi_nic_nodes_take_the_nic_of_the_inventory_address(lab_layout, run_p
     advertisement = one(rendered / "metallb", "90-l2advertisement-metallb-system-lab-l2.yaml")
     assert advertisement["spec"]["interfaces"] == ["eth1"]                        # MetalLB announces on eth1 only
     again = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path))
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []
 
 
@@ -157,7 +157,7 @@ def test_wireguard_on_a_kernel_without_it_is_refused_before_any_change(mtu_lab, 
 def test_flannel_mtu_set_to_the_smallest_nic_mtu_passes_the_probe(mtu_lab, run_playbook, tmp_path):
     lab = mtu_lab
     result = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path, flannel_mtu=1400))
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     assert all(line.endswith("pod MTU 1350") for line in nic_lines(result, lab).values())
     config = load(tmp_path / "rendered/flannel/26-configmap-kube-flannel-kube-flannel-cfg.yaml")
     assert json.loads(config["data"]["net-conf.json"])["Backend"]["MTU"] == 1400

@@ -58,13 +58,13 @@ def test_check_mode_tells_the_truth_then_apply_then_nothing(clean_nodes, run_pla
     lab = clean_nodes
     before = {n: node_state(lab, n) for n in lab.nodes}
     check = run_playbook("site.yml", lab.inventory, extravars=extravars(tmp_path), check=True, diff=True)
-    assert check.rc == 0, check.failed_messages()
+    assert check.rc == 0, check.why()
     assert check.changed_hosts() == sorted([*lab.nodes, "localhost"])               # localhost: the rendered files
     assert "+net.ipv4.ip_local_reserved_ports = 30000-32767" in check.stdout   # the --diff of the file
     assert {n: node_state(lab, n) for n in lab.nodes} == before                 # and nothing written
 
     applied = run_playbook("site.yml", lab.inventory, extravars=extravars(tmp_path))
-    assert applied.rc == 0, applied.failed_messages()
+    assert applied.rc == 0, applied.why()
     assert applied.changed_hosts() == sorted([*lab.nodes, "localhost"])
     assert lab.exec("node2", "cat /proc/sys/net/ipv4/ip_local_reserved_ports").stdout.strip() == "30000-32767"
 
@@ -104,7 +104,7 @@ def test_drop_policy_firewall_gets_openings_that_survive_a_reboot(clean_nodes, r
     lab = clean_nodes
     lab.exec("node2", f"cat > /etc/nftables.conf <<'EOF'\n{DROP_RULESET}EOF\nsystemctl enable --now nftables")
     applied = run_playbook("site.yml", lab.inventory, extravars=extravars(tmp_path))
-    assert applied.rc == 0, applied.failed_messages()   # the probes crossed node2's drop policy too
+    assert applied.rc == 0, applied.why()   # the probes crossed node2's drop policy too
     rules = lab.exec("node2", "nft list chain inet filter input").stdout
     for opening in ("udp dport 8472 accept", "tcp dport 7946 accept", "udp dport 30000-32767 accept"):
         assert opening in rules
@@ -113,7 +113,7 @@ def test_drop_policy_firewall_gets_openings_that_survive_a_reboot(clean_nodes, r
 
     rebooted = run_playbook("tests/integration/playbooks/reboot.yml", lab.inventory, limit="node2",
                             extravars={"marker": "firewall"})
-    assert rebooted.rc == 0, rebooted.failed_messages()  # Ansible reconnected through the firewall
+    assert rebooted.rc == 0, rebooted.why()  # Ansible reconnected through the firewall
     assert "udp dport 8472 accept" in lab.exec("node2", "nft list chain inet filter input").stdout
 
     again = run_playbook("site.yml", lab.inventory, extravars=extravars(tmp_path))

@@ -38,7 +38,7 @@ def test_controller_and_exposure_render_what_they_need(lab, run_playbook, tmp_pa
     fixed = {f"ingress_{name}_nodeport": port for name, port in NODEPORTS.items()} if exposure == "nodeport" else {}
     result = run_playbook("site.yml", lab.inventory, tags="addons", extravars=render(
         tmp_path, ingress_controller=controller, ingress_exposure=exposure, **fixed))
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     assert (RETIRED in result.stdout) == (controller == "ingress-nginx")
 
     names = CONTROLLERS[controller]
@@ -108,7 +108,7 @@ def test_hostnetwork_exposure_second_run_changes_nothing(clean_nodes, run_playbo
     lab = clean_nodes
     extravars = render(tmp_path, ingress_exposure="hostnetwork")
     first = run_playbook("site.yml", lab.inventory, extravars=extravars)
-    assert first.rc == 0, first.failed_messages()
+    assert first.rc == 0, first.why()
     again = run_playbook("site.yml", lab.inventory, extravars=extravars)
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []

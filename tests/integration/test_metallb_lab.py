@@ -39,7 +39,7 @@ def converged(lab_manager, run_playbook, tmp_path_factory) -> Iterator[Path]:
     clean_node_state(lab)
     render_dir = tmp_path_factory.mktemp("metallb") / "rendered"
     result = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(render_dir)})
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     yield render_dir
     clean_node_state(lab)
 
@@ -50,7 +50,7 @@ def run_change(lab, run_playbook, converged, tmp_path, **extravars):
     before = snapshot(render_dir)
     result = run_playbook("playbooks/reconfigure.yml", lab.inventory,
                           extravars={"k8s_render_dir": str(render_dir), **extravars})
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     return result, delta(before, snapshot(render_dir)), render_dir
 
 
@@ -71,7 +71,7 @@ def test_lab_pool_renders_pool_and_l2_advertisement_on_the_chosen_nic(converged,
 
     before = snapshot(converged)
     again = run_playbook("site.yml", lab.inventory, extravars={"k8s_render_dir": str(converged)})
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []
     assert delta(before, snapshot(converged)) == changed_only()      # not even rewritten
 
@@ -99,7 +99,7 @@ def test_a_second_pool_adds_its_two_files_and_removing_it_removes_exactly_them(c
 
     before = snapshot(render_dir)
     removed = run_playbook("playbooks/reconfigure.yml", lab.inventory, extravars={"k8s_render_dir": str(render_dir)})
-    assert removed.rc == 0, removed.failed_messages()
+    assert removed.rc == 0, removed.why()
     assert delta(before, snapshot(render_dir)) == changed_only(removed=pair)
     assert snapshot(render_dir) == snapshot(converged)                 # back to the baseline, file for file
 

@@ -72,7 +72,7 @@ def nftables_lab(lab_manager):
 def test_kube_proxy_in_nftables_mode_flannel_follows_and_the_four_kinds_pass(nftables_lab, run_playbook):
     lab = nftables_lab
     result = run_playbook("site.yml", lab.inventory)
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     summary = plan_summary(result)
     assert "flannel programs nftables (EnableNFTables: kube-proxy in nftables mode)" in summary, summary
     said = cluster_says(result)
@@ -105,7 +105,7 @@ def test_nodes_without_iptables_get_flannel_on_nftables_and_the_four_kinds_pass(
     for node in lab.nodes:
         assert lab.exec(node, "command -v iptables", check=False).returncode != 0, f"{node} still has iptables"
     result = run_playbook("site.yml", lab.inventory)
-    assert result.rc == 0, result.failed_messages()
+    assert result.rc == 0, result.why()
     summary = plan_summary(result)
     assert "flannel programs nftables (EnableNFTables: no host has iptables)" in summary, summary
     assert_flannel_on_nftables(lab)

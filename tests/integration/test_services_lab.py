@@ -28,7 +28,7 @@ def test_dns_example_renders_one_service_with_udp_and_tcp_on_the_same_nodeport(c
                                                                                 tmp_path):
     lab = clean_nodes
     first = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path, [DNS]))
-    assert first.rc == 0, first.failed_messages()      # the run validated the Service against the 1.35 schema
+    assert first.rc == 0, first.why()      # the run validated the Service against the 1.35 schema
 
     rendered = tmp_path / "rendered"
     assert sorted(p.name for p in (rendered / "exposed_services").iterdir()) == [SERVICE_FILE.split("/")[1]]
@@ -44,7 +44,7 @@ def test_dns_example_renders_one_service_with_udp_and_tcp_on_the_same_nodeport(c
     ]
 
     again = run_playbook("site.yml", lab.inventory, extravars=render(tmp_path, [DNS]))
-    assert again.rc == 0, again.failed_messages()
+    assert again.rc == 0, again.why()
     assert again.changed_hosts() == []
 
 
