@@ -17,7 +17,7 @@ description:
     resources, retrying while their admission webhook does not answer yet.
   - A Deployment, DaemonSet or StatefulSet whose pods mount a Secret (not optional) that the add-on does not
     render, because its controller or a Job creates it (MetalLB's speakers mount the memberlist Secret its
-    controller writes), is applied in the second phase, once that Secret exists: sent earlier, its pods fail
+    controller writes), is applied in the second phase, once that Secret exists. Sent earlier, its pods fail
     the mount and kubelet retries with a growing backoff, long after the Secret appeared.
   - What an add-on has applied is recorded in the cluster (ConfigMap C(kube-system/k8snet-applied-<component>)),
     as the union of the old and the new set before applying and as the new set afterwards. Objects in
@@ -33,7 +33,7 @@ description:
     CRD or namespace does not exist yet (this run would create it) are reported as to be created.
   - With O(components), one call does every add-on in order, as a play would with one call per add-on and
     O(phase=base) then O(phase=finish) (the first phase for every add-on, then the second for every add-on),
-    except that the pod network (C(flannel)) goes first: when it sent anything, the other add-ons are applied
+    except that the pod network (C(flannel)) goes first. When it sent anything, the other add-ons are applied
     once every Node's C(NetworkUnavailable) condition is False (flannel sets it when the node has its subnet);
     started earlier, their pods fail to get a sandbox and kubelet backs off. It stops at the first add-on that
     fails. A re-run that changes nothing costs one task, not one per add-on.
