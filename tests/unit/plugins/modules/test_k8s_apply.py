@@ -10,6 +10,8 @@ import yaml
 from ansible_collections.onprem.k8snet.plugins.module_utils import apply, kube
 from ansible_collections.onprem.k8snet.plugins.modules import k8s_apply
 
+from tests.unit.planfixtures import build_component, make_plan
+
 
 class ResourceNotFoundError(Exception):
     pass
@@ -676,3 +678,21 @@ def test_check_mode_does_not_wait_for_a_pod_network_it_only_dry_ran(tmp_path):
     assert result["changed"] is True and result["waited"] == [] and cluster.store.keys() == {
         ("", "Namespace", "", "kube-system"), ("", "Node", "", "n1"), ("", "Node", "", "n2")}
 
+
+
+@pytest.mark.parametrize(("component", "sections", "gated"), [
+    ("flannel", {}, {}),
+    ("metallb", {}, {"DaemonSet metallb-system/speaker": ["memberlist"]}),
+    ("metallb", {"metallb": {"bgp_implementation": "frr-k8s", "pools": []}},
+     {"DaemonSet metallb-system/speaker": ["memberlist"]}),
+    ("ingress", {}, {}),
+    ("ingress", {"ingress": {"controller": "ingress-nginx"}},
+     {"Deployment ingress-nginx/ingress-nginx-controller": ["ingress-nginx-admission"]}),     # its admission Job's
+    ("gateway", {"gateway_api": {"enabled": True}}, {"Deployment nginx-gateway/nginx-gateway": ["server-tls"]}),
+])
+def test_on_the_pinned_bundles_only_workloads_mounting_a_secret_made_in_the_cluster_wait_for_it(
+        component, sections, gated):
+    objects = build_component(component, make_plan(**sections)).objects
+    rendered = {apply.ref_key(apply.ref(o)) for o in objects}
+    awaited = {apply.describe(apply.ref(o)): [s["name"] for s in apply.awaited_secrets(o, rendered)] for o in objects}
+    assert {k: v for k, v in awaited.items() if v} == gated
