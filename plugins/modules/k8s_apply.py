@@ -96,8 +96,8 @@ options:
       - C(all) does the whole of it. C(base) only the checks, the record of what the run may leave behind and
         the apply of everything but the custom resources, without waiting; C(finish) the rest (the waits, the
         custom resources, the deletions, the final record). Calling C(base) for every add-on, then C(finish)
-        for every add-on (what O(components) with C(all) does) lets the add-ons' images be pulled and their
-        pods start together while the first add-on is waited for.
+        for every add-on (what O(components) with C(all) does, the pod network first) lets the add-ons' images
+        be pulled and their pods start together while the first add-on is waited for.
       - In check mode C(base) dry-runs every object (there is nothing to wait for) and C(finish) does nothing.
     type: str
     choices: [all, base, finish]
