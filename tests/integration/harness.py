@@ -246,27 +246,23 @@ class PlaybookResult:
         return [e["event_data"] for e in self.events
                 if e.get("event") in kinds and not e["event_data"].get("ignore_errors")]
 
+    @staticmethod
+    def messages(res: dict) -> list[str]:
+        """The `msg` of one failed task result, then those of its failed loop items."""
+        msgs = [str(res["msg"])] if res.get("msg") else []
+        return msgs + [str(item["msg"]) for item in res.get("results", []) if item.get("failed") and item.get("msg")]
+
     def why(self) -> str:
         """What failed, for an assertion's message: each failed task as `host | task: msg` (the task is what a
         flake in CI needs named), else the end of the output."""
-        lines = []
-        for data in self.failed_results():
-            res = data.get("res", {})
-            msgs = [str(res["msg"])] if res.get("msg") else []
-            msgs += [str(item["msg"]) for item in res.get("results", []) if item.get("failed") and item.get("msg")]
-            lines.append(f"{data.get('host')} | {data.get('task')}: {' / '.join(msgs) or res}")
+        lines = [f"{data.get('host')} | {data.get('task')}: "
+                 f"{' / '.join(self.messages(data.get('res', {}))) or data.get('res', {})}"
+                 for data in self.failed_results()]
         return "\n".join(lines) or self.stdout[-4000:]
 
     def failed_messages(self) -> str:
         """All `msg` of failed task results, one per line (a test asserts the right variable is named)."""
-        msgs = []
-        for data in self.failed_results():
-            res = data.get("res", {})
-            msgs += [str(res["msg"])] if res.get("msg") else []
-            items = res.get("results", [])
-            msgs += [str(item["msg"]) for item in items if item.get("failed") and item.get("msg")]
-        return "\n".join(msgs)
-
+        return "\n".join(m for data in self.failed_results() for m in self.messages(data.get("res", {})))
 
 def host_stats(raw: dict | None) -> dict[str, dict[str, int]]:
     names = {"ok": "ok", "changed": "changed", "failures": "failures", "dark": "unreachable",
