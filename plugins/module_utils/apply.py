@@ -218,12 +218,17 @@ def steps(components: list[str], passes: list[str], pod_network: frozenset[str])
             *(("base", c) for c in rest), *(("finish", c) for c in components)]
 
 
+def condition_is(live: dict | None, kind: str, status: str) -> bool:
+    """Whether the object's status has condition ``kind`` (its type) with ``status`` ("True" or "False")."""
+    conditions = ((live or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == kind and c.get("status") == status for c in conditions)
+
+
 def network_problem(node: dict | None) -> str | None:
     """Why the pod network is not up on a Node yet (None: its NetworkUnavailable condition is False)."""
     if not node:
         return "the Node is gone"
-    conditions = (node.get("status") or {}).get("conditions") or []
-    if any(c.get("type") == "NetworkUnavailable" and c.get("status") == "False" for c in conditions):
+    if condition_is(node, "NetworkUnavailable", "False"):
         return None
     return "its NetworkUnavailable condition is not False yet (the pod network sets it once the node has its subnet)"
 
@@ -254,9 +259,7 @@ def waves(objects: list[dict]) -> list[list[dict]]:
 
 def crd_problem(live: dict | None) -> str | None:
     """Why a CRD cannot serve its kind yet (None: it is Established)."""
-    conditions = ((live or {}).get("status") or {}).get("conditions") or []
-    return None if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions) \
-        else "not Established"
+    return None if condition_is(live, "Established", "True") else "not Established"
 
 
 def rollout_problem(live: dict | None) -> str | None:
