@@ -8,8 +8,8 @@ author: k8snet maintainers
 version_added: 0.1.0
 short_description: Turn the underlay probes' results into one line per failing pair
 description:
-  - Reads, for every host, the results the underlay_probe role registered (VXLAN pings, ARP
-    adjacency, TCP/UDP reachability, MetalLB pool sweeps) and returns C({failures, summary}), that is
+  - Reads, for every host, the results the underlay_probe role registered as C(underlay_probe_result) (VXLAN
+    pings, ARP adjacency, TCP/UDP reachability, MetalLB pool sweeps) and returns C({failures, summary}), that is
     one readable line per failing pair (with a diagnosis such as NAT, MTU mismatch or a closed port)
     and a few lines describing what passed.
 options:
@@ -49,20 +49,22 @@ _value:
 from ansible_collections.onprem.k8snet.plugins.module_utils import probe
 
 
-def _results(hostvars, hosts, var, key):
+def _results(hostvars, hosts, kind, key=None):
+    """Per host, what its probe step returned for one kind of probe (hosts it skipped, or that sent none, left out)."""
     out = {}
     for host in hosts:
-        registered = hostvars[host].get(var) or {}
-        if registered.get(key) is not None and not registered.get("skipped"):
-            out[host] = registered[key]
+        registered = hostvars[host].get("underlay_probe_result") or {}
+        found = registered.get(kind)
+        if found is not None and not registered.get("skipped"):
+            out[host] = found[key] if key else found
     return out
 
 
 def probe_diagnosis(hostvars, hosts, plan, ignore=()):
-    vxlan = _results(hostvars, hosts, "underlay_probe_vxlan_result", "results")
-    arp = _results(hostvars, hosts, "underlay_probe_arp_result", "answers")
-    ports = _results(hostvars, hosts, "underlay_probe_port_result", "results")
-    pools = _results(hostvars, hosts, "underlay_probe_pool_result", "answers")
+    vxlan = _results(hostvars, hosts, "vxlan")
+    arp = _results(hostvars, hosts, "arp", "answers")
+    ports = _results(hostvars, hosts, "ports")
+    pools = _results(hostvars, hosts, "pools", "answers")
     failures = (probe.diagnose_vxlan(plan, vxlan) + probe.diagnose_arp(plan, arp) + probe.diagnose_ports(ports)
                 + probe.diagnose_pools(plan, pools, list(ignore)))
     scope = plan["probes"].get("scope", "all pairs and pool addresses")
@@ -86,7 +88,7 @@ def probe_diagnosis(hostvars, hosts, plan, ignore=()):
                                                                              if skipped else ""))
     for host, answers in pools.items():
         sweep = plan["probes"]["pools"][host]
-        took = hostvars[host]["underlay_probe_pool_result"].get("duration")
+        took = hostvars[host]["underlay_probe_result"]["pools"]["duration"]
         summary.append(f"metallb pools: {len(sweep['addresses'])} addresses ARP-probed from {host} "
                        f"{sweep['dev']} in {took} s, {len(answers)} answered"
                        + (f"; {sweep['truncated']} more not probed (limit {probe.ARP_TARGET_LIMIT})"

@@ -60,7 +60,7 @@ def traffic_report(hostvars, hosts, plan, live=None):
                 "forwarding": sysctls.get("net.ipv4.ip_forward"),
                 "bridge_nf": sysctls.get("net.bridge.bridge-nf-call-iptables"),
                 "reserved_ports": sysctls.get("net.ipv4.ip_local_reserved_ports"),
-                "vxlan": (hv.get("underlay_probe_vxlan_result") or {}).get("results"),
+                "vxlan": (hv.get("underlay_probe_result") or {}).get("vxlan"),
             }
         scope = ((hostvars[hosts[0]].get("underlay_probe_plan") or {}).get("probes") or {}).get("scope") \
             if hosts else None

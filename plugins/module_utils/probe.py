@@ -1,7 +1,7 @@
 """What the underlay probes send where (controller side, from the plan) and what their results mean.
 
 The plan carries, per node, the exact probes to run (``plan.probes``); the
-host modules only execute them (``vxlan_probe``, ``arp_probe``, ``port_probe``)
+host module ``underlay_probe`` only executes them
 and ``diagnose`` turns their raw results into one line per failing pair.
 """
 

@@ -56,7 +56,7 @@ def test_traffic_report_reads_each_hosts_registered_evidence_in_render_mode():
     good = {"verify_host": {"loopback_rc": 0, "sysctls": {"net.ipv4.ip_forward": "1",
                                                          "net.bridge.bridge-nf-call-iptables": "1",
                                                          "net.ipv4.ip_local_reserved_ports": "30000-32767"}},
-            "underlay_probe_vxlan_result": {"results": [{"large": True}]}}
+            "underlay_probe_result": {"vxlan": [{"large": True}]}}
     bad = {**good, "verify_host": {**good["verify_host"], "loopback_rc": 1}}
     render = {**PLAN, "cluster": {**PLAN["cluster"], "apply": "render"}}
     rows = {r["kind"]: r for r in traffic_report({"node1": good, "node2": bad}, ["node1", "node2"], render)["rows"]}
@@ -75,12 +75,12 @@ PROBE_PLAN = {
 
 def test_probe_diagnosis_reads_what_each_host_registered_and_skips_skipped_ones():
     vxlan = [{"peer": "node2", "kind": "vxlan", "address": "192.168.56.12", "size": 1450, "large": True}]
-    hostvars = {"node1": {"underlay_probe_vxlan_result": {"results": vxlan}},
-                "node2": {"underlay_probe_vxlan_result": {"skipped": True, "results": [{**vxlan[0], "large": False}]},
-                          "underlay_probe_port_result": {"results": [
-                              {"peer": "node1", "address": "192.168.56.11", "protocol": "tcp", "port": 10250,
-                               "why": "kubelet", "ok": False, "error": "connection refused"}]}}}
-    out = probe_diagnosis(hostvars, ["node1", "node2"], PROBE_PLAN)
+    hostvars = {"node1": {"underlay_probe_result": {"vxlan": vxlan, "ports": None}},
+                "node2": {"underlay_probe_result": {"vxlan": None, "ports": [
+                    {"peer": "node1", "address": "192.168.56.11", "protocol": "tcp", "port": 10250,
+                     "why": "kubelet", "ok": False, "error": "connection refused"}]}},
+                "node3": {"underlay_probe_result": {"skipped": True, "vxlan": [{**vxlan[0], "large": False}]}}}
+    out = probe_diagnosis(hostvars, ["node1", "node2", "node3"], PROBE_PLAN)
     assert out["failures"] == ["node2 -> node1 192.168.56.11 tcp/10250 (kubelet): connection refused; "
                                "open it between the nodes"]
     assert "vxlan (VNI 1, UDP 8472): 1/1 pairs passed with don't-fragment pings of 1450 bytes" in out["summary"]
