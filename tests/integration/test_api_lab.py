@@ -71,10 +71,10 @@ def published_ips(lab) -> dict[str, str]:
 
 
 @pytest.fixture
-def spent_cluster(lab_cluster):
-    """A cluster lab that the test changes beyond day 0: destroyed afterwards, so the next test using
-    `lab_cluster` gets a day-0 cluster again."""
-    yield lab_cluster
+def spent_cluster(lab_manager):
+    """A day-0 cluster lab (one an earlier module left installed is made anew) that the test changes beyond
+    day 0: destroyed afterwards, so the next test using `lab_cluster` gets a day-0 cluster again."""
+    yield lambda layout: lab_manager.get(layout, cluster=True, day0=True)
     lab_tool("destroy", check=False)
 
 
