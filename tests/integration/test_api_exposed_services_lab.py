@@ -74,7 +74,8 @@ def test_exposed_services_answer_from_outside_and_go_when_dropped(lab_cluster, r
     # The Services are gone from the API; kube-proxy and the speakers take their rules and the address back
     # within a sync or two (a loaded machine's CI saw node1's NodePort answer right after the run).
     for server, port in ((lab.addresses["node1"], 30053), (LB_IP, 53)):
-        wait_until(lambda: ask(lab, server, port, "udp").returncode == 1, 30, f"{server}:{port} to stop answering")
+        wait_until(lambda server=server, port=port: ask(lab, server, port, "udp").returncode == 1, 30,
+                   f"{server}:{port} to stop answering")
 
 
 def lb_address(lab) -> str | None:
