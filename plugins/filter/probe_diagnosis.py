@@ -64,7 +64,8 @@ def probe_diagnosis(hostvars, hosts, plan, ignore=()):
     vxlan = _results(hostvars, hosts, "vxlan")
     arp = _results(hostvars, hosts, "arp", "answers")
     ports = _results(hostvars, hosts, "ports")
-    pools = _results(hostvars, hosts, "pools", "answers")
+    sweeps = _results(hostvars, hosts, "pools")                  # {answers, duration} per sweeping host
+    pools = {host: done["answers"] for host, done in sweeps.items()}
     failures = (probe.diagnose_vxlan(plan, vxlan) + probe.diagnose_arp(plan, arp) + probe.diagnose_ports(ports)
                 + probe.diagnose_pools(plan, pools, list(ignore)))
     scope = plan["probes"].get("scope", "all pairs and pool addresses")
@@ -86,11 +87,10 @@ def probe_diagnosis(hostvars, hosts, plan, ignore=()):
         skipped = sum(1 for v in ports.values() for c in v if c.get("skipped"))
         summary.append(f"ports between nodes: {good}/{total} reachable" + (f", {skipped} skipped (in use)"
                                                                              if skipped else ""))
-    for host, answers in pools.items():
+    for host, done in sweeps.items():
         sweep = plan["probes"]["pools"][host]
-        took = hostvars[host]["underlay_probe_result"]["pools"]["duration"]
         summary.append(f"metallb pools: {len(sweep['addresses'])} addresses ARP-probed from {host} "
-                       f"{sweep['dev']} in {took} s, {len(answers)} answered"
+                       f"{sweep['dev']} in {done['duration']} s, {len(done['answers'])} answered"
                        + (f"; {sweep['truncated']} more not probed (limit {probe.ARP_TARGET_LIMIT})"
                           if sweep["truncated"] else ""))
     for unprobed in plan["probes"].get("pools_unprobed", []):

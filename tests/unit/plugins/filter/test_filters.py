@@ -86,3 +86,16 @@ def test_probe_diagnosis_reads_what_each_host_registered_and_skips_skipped_ones(
     assert "vxlan (VNI 1, UDP 8472): 1/1 pairs passed with don't-fragment pings of 1450 bytes" in out["summary"]
     assert "ports between nodes: 0/1 reachable" in out["summary"]
     assert out["summary"][:2] == ["probed: all pairs and pool addresses", "pairs: full mesh"]
+
+
+def test_probe_diagnosis_names_an_address_in_use_and_says_how_long_each_pool_sweep_took():
+    sweep = {"dev": "eth1", "addresses": ["192.168.56.240", "192.168.56.241"], "truncated": 0,
+             "pools": {"192.168.56.240": "lab", "192.168.56.241": "lab"}}
+    plan = {**PROBE_PLAN, "probes": {**PROBE_PLAN["probes"], "pools": {"node1": sweep}}}
+    hostvars = {"node1": {"underlay_probe_result": {"vxlan": None, "pools": {
+                    "answers": {"192.168.56.241": "52:54:00:12:34:56"}, "duration": 2.004}}},
+                "node2": {"underlay_probe_result": {"vxlan": None, "pools": None}}}
+    out = probe_diagnosis(hostvars, ["node1", "node2"], plan)
+    assert out["failures"] == ["metallb pool lab: 192.168.56.241 is already in use on the wire: 52:54:00:12:34:56 "
+                               "answered ARP (probed from node1 eth1); remove it from the pool or free it"]
+    assert "metallb pools: 2 addresses ARP-probed from node1 eth1 in 2.004 s, 1 answered" in out["summary"]
